@@ -1,0 +1,67 @@
+/**
+ * Field schemas shared by frames, requests and events. Every identifier has an
+ * exact shape so that nothing else (wildcards, dots, spaces, oversize strings)
+ * can pass validation.
+ */
+import Type from 'typebox'
+import { base64urlLength, GCM_IV_BYTES, GCM_TAG_BYTES, MAX_ENVELOPE_BYTES, PADDING_BUCKETS, PROTOCOL_VERSION } from './limits.js'
+
+/** Unpadded base64url of exactly `bytes` bytes. */
+export function base64urlPattern (bytes: number): string {
+  const full = Math.floor(bytes / 3) * 4
+  const tail = { 0: '', 1: '[A-Za-z0-9_-][AQgw]', 2: '[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048]' }[bytes % 3 as 0 | 1 | 2]
+  return `^[A-Za-z0-9_-]{${full}}${tail}$`
+}
+
+export const ROOM_ID_BYTES = 32
+export const MEMBER_SECRET_BYTES = 32
+export const MEMBER_ID_BYTES = 16
+export const MESSAGE_ID_BYTES = 16
+
+export const PATTERNS = {
+  roomId: base64urlPattern(ROOM_ID_BYTES),
+  memberSecret: base64urlPattern(MEMBER_SECRET_BYTES),
+  memberId: base64urlPattern(MEMBER_ID_BYTES),
+  messageId: base64urlPattern(MESSAGE_ID_BYTES),
+  iv: base64urlPattern(GCM_IV_BYTES),
+  roomHash: '^[0-9a-f]{64}$',
+  gatewayId: '^[0-9a-f]{32}$',
+  ref: '^[A-Za-z0-9_-]{1,32}$'
+} as const
+
+export const Version = Type.Literal(PROTOCOL_VERSION)
+/** The room id: HKDF output the client derives from the room code (base64url, 32 bytes). */
+export const RoomId = Type.String({ pattern: PATTERNS.roomId })
+/** A member's random secret (base64url, 32 bytes); only the gateway sees it, only its hash goes further. */
+export const MemberSecret = Type.String({ pattern: PATTERNS.memberSecret })
+/** Public member id: first 16 bytes of SHA-256(member secret), base64url. */
+export const MemberId = Type.String({ pattern: PATTERNS.memberId })
+/** Message id: 16 random bytes chosen by the sender, base64url. */
+export const MessageId = Type.String({ pattern: PATTERNS.messageId })
+/** SHA-256 of the room id bytes, lower-case hex: the only room value the servers keep. */
+export const RoomHash = Type.String({ pattern: PATTERNS.roomHash })
+/** Random id of a gateway process (16 bytes, hex). */
+export const GatewayId = Type.String({ pattern: PATTERNS.gatewayId })
+/** Client-chosen correlation reference, echoed in the answer. */
+export const Ref = Type.String({ pattern: PATTERNS.ref })
+/** AES-GCM IV of a client envelope, base64url. */
+export const Iv = Type.String({ pattern: PATTERNS.iv })
+/** Client envelope ciphertext with its tag, base64url; its decoded length must be a bucket plus the tag. */
+export const Ciphertext = Type.String({
+  pattern: '^[A-Za-z0-9_-]+$',
+  minLength: base64urlLength((PADDING_BUCKETS[0]) + GCM_TAG_BYTES),
+  maxLength: base64urlLength(MAX_ENVELOPE_BYTES)
+})
+export const Bucket = Type.Union(PADDING_BUCKETS.map((bucket) => Type.Literal(bucket)))
+/** Unix time in milliseconds. */
+export const Timestamp = Type.Integer({ minimum: 0, maximum: 8.64e15 })
+export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })
+
+/** What a recipient sees before opening a message: no text, only its size class and expiry. */
+export const Card = Type.Object({
+  id: MessageId,
+  from: MemberId,
+  bucket: Bucket,
+  expiresAt: Timestamp
+}, { additionalProperties: false })
+export type Card = Type.Static<typeof Card>

@@ -1,0 +1,7 @@
+export * from './limits.js'
+export * from './errors.js'
+export * from './fields.js'
+export * from './frames.js'
+export * from './vault-api.js'
+export * from './subjects.js'
+export * from './codec.js'

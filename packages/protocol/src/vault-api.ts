@@ -1,0 +1,104 @@
+/**
+ * NATS request/reply between gateways and the vault (subjects in subjects.ts) and
+ * the fan-out events every gateway receives on `room.<hash>.events`. JSON bodies.
+ */
+import Type, { type TSchema } from 'typebox'
+import { ERROR_CODES } from './errors.js'
+import { Bucket, Card, Ciphertext, Count, GatewayId, Iv, MemberId, MessageId, RoomHash, Timestamp, Version } from './fields.js'
+import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
+
+const closed = { additionalProperties: false } as const
+
+/** Every failed reply: a code from the closed union and its generic message. */
+export const FailedReply = Type.Object({
+  v: Version, ok: Type.Literal(false),
+  code: Type.Union(ERROR_CODES.map((code) => Type.Literal(code))),
+  message: Type.String({ maxLength: 200 })
+}, closed)
+export type FailedReply = Type.Static<typeof FailedReply>
+
+function reply<T extends Record<string, TSchema>> (fields: T) {
+  return Type.Union([Type.Object({ v: Version, ok: Type.Literal(true), ...fields }, closed), FailedReply])
+}
+
+/** A member (re)enters a room through a gateway. The vault creates room and member as needed, assigns waiting messages to it, and returns its pending cards. */
+export const RoomJoinRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId }, closed)
+export const RoomJoinReply = reply({ members: Count, pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }) })
+
+/**
+ * A member's connection ends (`disconnect`: still a member, its pending messages
+ * wait for its return) or the member leaves for good (`leave`: its pending
+ * messages are dropped).
+ */
+export const RoomLeaveRequest = Type.Object({
+  v: Version, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId,
+  mode: Type.Union([Type.Literal('disconnect'), Type.Literal('leave')])
+}, closed)
+export const RoomLeaveReply = reply({ members: Count })
+
+/** Store a sealed envelope from `memberId` for every other member of the room. Idempotent on `id`. */
+export const MessageStoreRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId, iv: Iv, ct: Ciphertext }, closed)
+export const MessageStoreReply = reply({
+  recipients: Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }),
+  bucket: Bucket,
+  expiresAt: Timestamp,
+  /** True when this id was stored before: the reply repeats the first result. */
+  duplicate: Type.Boolean()
+})
+
+/** A recipient asks for an envelope it has not yet viewed. */
+export const MessageFetchRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
+export const MessageFetchReply = reply({ iv: Iv, ct: Ciphertext })
+
+/** A recipient confirms it viewed a message. Repeating it is harmless. */
+export const MessageAckRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
+export const MessageAckReply = reply({
+  /** Recipients that have not yet viewed it. */
+  remaining: Count,
+  /** True when this ack deleted the message. */
+  gone: Type.Boolean()
+})
+
+/** A gateway is alive; members it holds stay present. */
+export const GatewayHeartbeatRequest = Type.Object({ v: Version, gatewayId: GatewayId }, closed)
+export const GatewayHeartbeatReply = reply({})
+
+// ── fan-out events on room.<hash>.events ───────────────────────────────────
+
+/** A message was stored: gateways show a card to the local members in `recipients`. */
+export const MessageEvent = Type.Object({
+  v: Version, type: Type.Literal('message'), id: MessageId, from: MemberId,
+  recipients: Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }), bucket: Bucket, expiresAt: Timestamp
+}, closed)
+/** A recipient viewed a message: gateways tell its sender (`to`). */
+export const ViewedEvent = Type.Object({ v: Version, type: Type.Literal('viewed'), id: MessageId, to: MemberId, remaining: Count }, closed)
+/** A message was deleted: gateways tell every local member of the room. */
+export const GoneEvent = Type.Object({
+  v: Version, type: Type.Literal('gone'), id: MessageId,
+  reason: Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
+}, closed)
+/** A member typed: gateways tell every other local member. */
+export const TypingEvent = Type.Object({ v: Version, type: Type.Literal('typing'), from: MemberId, active: Type.Boolean() }, closed)
+/** The number of connected members changed. */
+export const PresenceEvent = Type.Object({ v: Version, type: Type.Literal('presence'), members: Count }, closed)
+
+export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent])
+
+export type RoomJoinRequest = Type.Static<typeof RoomJoinRequest>
+export type RoomJoinReply = Type.Static<typeof RoomJoinReply>
+export type RoomLeaveRequest = Type.Static<typeof RoomLeaveRequest>
+export type RoomLeaveReply = Type.Static<typeof RoomLeaveReply>
+export type MessageStoreRequest = Type.Static<typeof MessageStoreRequest>
+export type MessageStoreReply = Type.Static<typeof MessageStoreReply>
+export type MessageFetchRequest = Type.Static<typeof MessageFetchRequest>
+export type MessageFetchReply = Type.Static<typeof MessageFetchReply>
+export type MessageAckRequest = Type.Static<typeof MessageAckRequest>
+export type MessageAckReply = Type.Static<typeof MessageAckReply>
+export type GatewayHeartbeatRequest = Type.Static<typeof GatewayHeartbeatRequest>
+export type GatewayHeartbeatReply = Type.Static<typeof GatewayHeartbeatReply>
+export type MessageEvent = Type.Static<typeof MessageEvent>
+export type ViewedEvent = Type.Static<typeof ViewedEvent>
+export type GoneEvent = Type.Static<typeof GoneEvent>
+export type TypingEvent = Type.Static<typeof TypingEvent>
+export type PresenceEvent = Type.Static<typeof PresenceEvent>
+export type RoomEvent = Type.Static<typeof RoomEvent>
