@@ -1,1 +1,5 @@
-export {}
+export * from './bus.js'
+export { createMemoryBroker, createMemoryBus } from './memory.js'
+export type { MemoryBroker, MemoryBusOptions } from './memory.js'
+export { connectNatsBus, natsConnectionOptions } from './nats.js'
+export type { NatsBusOptions } from './nats.js'

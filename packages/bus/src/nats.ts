@@ -1,0 +1,181 @@
+import { connect, errors } from '@nats-io/transport-node'
+import type { Msg, NatsConnection, NodeConnectionOptions, Subscription as NatsSubscription } from '@nats-io/transport-node'
+import { BusError } from './bus.js'
+import type { Bus, BusLogger, MessageHandler, RequestHandler, RequestOptions, Subscription } from './bus.js'
+import { DEFAULT_TIMEOUT_MS, checkQueue, checkTimeout, closedError, consoleLogger, parseSubject, reportHandlerFailure, settleBefore } from './internal.js'
+
+export interface NatsBusOptions {
+  servers: string | string[]
+  /** Client name shown in the NATS monitoring pages. */
+  name?: string
+  /** Request and ping timeout when the caller gives none; also bounds close(). Default 5 000 ms. */
+  defaultTimeoutMs?: number
+  /** Receives "bus handler failed" warnings; defaults to console.warn. */
+  logger?: BusLogger
+}
+
+/** The settings connectNatsBus hands to the NATS client; exported so the reconnect policy can be checked without an outage. */
+export function natsConnectionOptions (options: NatsBusOptions): Readonly<NodeConnectionOptions> {
+  return Object.freeze({
+    servers: typeof options.servers === 'string' ? options.servers : [...options.servers],
+    name: options.name,
+    // A service must outlive any NATS restart; meanwhile ping() fails, so readiness reports the outage.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    // Up to a second of random delay spreads the reconnect stampede of every replica after a NATS restart.
+    reconnectJitter: 1_000,
+    reconnectJitterTLS: 1_000,
+    // Notice a silently dead TCP connection within about a minute instead of the client's default four.
+    pingInterval: 20_000,
+    maxPingOut: 3
+  })
+}
+
+/** Connects once; fails at once with `unavailable` if no server answers, so a service that cannot start exits and is restarted. */
+export async function connectNatsBus (options: NatsBusOptions): Promise<Bus> {
+  const timeoutMs = checkTimeout(options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS)
+  let nc: NatsConnection
+  try {
+    nc = await connect({ ...natsConnectionOptions(options) })
+  } catch (err) {
+    throw new BusError('unavailable', 'cannot connect to NATS', { cause: err })
+  }
+  return new NatsBus(nc, timeoutMs, options.logger ?? consoleLogger)
+}
+
+class NatsBus implements Bus {
+  readonly #nc: NatsConnection
+  readonly #timeoutMs: number
+  readonly #logger: BusLogger
+  readonly #subs = new Set<NatsSubscription>()
+  readonly #pending = new Set<(err: BusError) => void>()
+  readonly #inflight = new Set<Promise<void>>()
+  #closing: Promise<void> | undefined
+
+  constructor (nc: NatsConnection, timeoutMs: number, logger: BusLogger) {
+    this.#nc = nc
+    this.#timeoutMs = timeoutMs
+    this.#logger = logger
+  }
+
+  request (subject: string, data: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {
+    if (this.#closing !== undefined) return Promise.reject(closedError())
+    return new Promise((resolve, reject) => {
+      const timeout = checkTimeout(options?.timeoutMs ?? this.#timeoutMs)
+      parseSubject(subject, false)
+      const abort = (err: BusError): void => { reject(err) }
+      this.#pending.add(abort)
+      // The copy matters: the client keeps a reference to the payload until its next flush.
+      void this.#nc.request(subject, data.slice(), { timeout })
+        .then((msg) => { resolve(msg.data) }, (err: unknown) => { reject(this.#translate(err)) })
+        .finally(() => this.#pending.delete(abort))
+    })
+  }
+
+  serve (subject: string, queue: string, handler: RequestHandler): Subscription {
+    return this.#subscribe(subject, checkQueue(queue), (msg) => {
+      const answered = this.#answer(msg, handler)
+      this.#inflight.add(answered)
+      void answered.finally(() => this.#inflight.delete(answered))
+    })
+  }
+
+  publish (subject: string, data: Uint8Array): void {
+    // Not refused while draining: in-flight handlers may still publish. The client refuses once the connection drains.
+    parseSubject(subject, false)
+    try {
+      this.#nc.publish(subject, data.slice())
+    } catch (err) {
+      throw this.#translate(err)
+    }
+  }
+
+  subscribe (subject: string, handler: MessageHandler): Subscription {
+    return this.#subscribe(subject, undefined, (msg) => {
+      try {
+        handler(msg.data, msg.subject)
+      } catch (err) {
+        reportHandlerFailure(this.#logger, err)
+      }
+    })
+  }
+
+  async ping (): Promise<void> {
+    if (this.#closing !== undefined) throw closedError()
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new BusError('timeout', 'ping timed out')) }, this.#timeoutMs)
+    })
+    try {
+      // rtt() is flush() that first refuses when disconnected, where a bare flush would wait for the reconnect.
+      await Promise.race([this.#nc.rtt(), expired])
+    } catch (err) {
+      throw this.#translate(err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  close (): Promise<void> {
+    this.#closing ??= this.#drain()
+    return this.#closing
+  }
+
+  async #drain (): Promise<void> {
+    // One deadline for the whole drain: while NATS is unreachable every flush inside it would wait for a reconnect.
+    const deadline = Date.now() + this.#timeoutMs
+    for (const abort of this.#pending) abort(closedError())
+    this.#pending.clear()
+    const subs = [...this.#subs]
+    this.#subs.clear()
+    // Subscription drains stop new deliveries; the connection drain below would not wait for our async handlers, so we do.
+    await settleBefore(subs.map(async (sub) => { await sub.drain() }), deadline)
+    await settleBefore([...this.#inflight], deadline)
+    if (!this.#nc.isClosed()) await settleBefore([this.#nc.drain()], deadline)
+    if (!this.#nc.isClosed()) await this.#nc.close()
+  }
+
+  #subscribe (subject: string, queue: string | undefined, onMessage: (msg: Msg) => void): Subscription {
+    if (this.#closing !== undefined) throw closedError()
+    parseSubject(subject, true)
+    let sub: NatsSubscription
+    try {
+      sub = this.#nc.subscribe(subject, {
+        queue,
+        callback: (err, msg) => {
+          if (err === null) onMessage(msg)
+          else this.#logger.warn({ error: err.name }, 'bus subscription failed')
+        }
+      })
+    } catch (err) {
+      throw this.#translate(err)
+    }
+    this.#subs.add(sub)
+    return {
+      unsubscribe: () => {
+        if (this.#subs.delete(sub)) sub.unsubscribe()
+      }
+    }
+  }
+
+  async #answer (msg: Msg, handler: RequestHandler): Promise<void> {
+    try {
+      const reply = await handler(msg.data, msg.subject)
+      msg.respond(reply.slice())
+    } catch (err) {
+      // Nothing is sent, so the requester times out; bus.ts asks handlers to answer their own failures.
+      reportHandlerFailure(this.#logger, err)
+    }
+  }
+
+  /** NATS error messages quote the subject, so none is passed on. */
+  #translate (err: unknown): Error {
+    if (err instanceof errors.TimeoutError) return new BusError('timeout', 'request timed out')
+    if (err instanceof errors.RequestError && err.isNoResponders()) return new BusError('unavailable', 'no responders')
+    if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError) return closedError()
+    if (err instanceof errors.RequestError) {
+      return this.#nc.isClosed() ? closedError() : new BusError('unavailable', 'not connected to NATS')
+    }
+    return err instanceof Error ? err : new Error('bus operation failed')
+  }
+}

@@ -1,0 +1,110 @@
+// Room codes: 128 random bits, Crockford base32, plus a Luhn mod 32 check symbol.
+//
+//   normalised form  27 symbols: 26 for the 128 bits (big-endian; the first symbol
+//                    carries the top 3 bits, so it is 0–7) and 1 check symbol.
+//   display form     nine groups of three joined by "-", e.g. 3KD-9QF-0ZR-…-T7X.
+//                    Triples are easy to read aloud and to find one's place in
+//                    ("group six is …"), and every group has the same size.
+//
+// The normalised form, check symbol included, is the PBKDF2 input (DESIGN §3).
+
+import { crockfordValue, encodeCrockford } from './crockford.js'
+import { luhn32CheckSymbol, luhn32IsValid } from './luhn.js'
+import { randomBytes } from './webcrypto.js'
+
+export const ROOM_CODE_BITS = 128
+/** Symbols carrying the random bits: ceil(128 / 5). */
+export const ROOM_CODE_PAYLOAD_LENGTH = 26
+/** Payload plus one check symbol. */
+export const ROOM_CODE_LENGTH = 27
+export const ROOM_CODE_GROUP_SIZE = 3
+export const ROOM_CODE_SEPARATOR = '-'
+
+export type RoomCodeErrorReason = 'empty' | 'invalid-character' | 'wrong-length' | 'check-failed'
+
+export class RoomCodeError extends Error {
+  override readonly name = 'RoomCodeError'
+  readonly reason: RoomCodeErrorReason
+
+  constructor(reason: RoomCodeErrorReason, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** A fresh room code in normalised form (27 symbols, no separators). */
+export function generateRoomCode(): string {
+  const payload = encodeCrockford(randomBytes(ROOM_CODE_BITS / 8), ROOM_CODE_PAYLOAD_LENGTH)
+  return payload + luhn32CheckSymbol(payload)
+}
+
+/** Groups a room code for display and reading aloud: `ABC-DEF-…` (nine groups of three). */
+export function formatRoomCode(code: string): string {
+  const normalised = normalizeRoomCode(code)
+  const groups: string[] = []
+  for (let i = 0; i < normalised.length; i += ROOM_CODE_GROUP_SIZE) {
+    groups.push(normalised.slice(i, i + ROOM_CODE_GROUP_SIZE))
+  }
+  return groups.join(ROOM_CODE_SEPARATOR)
+}
+
+// Separators people and software put into codes: ASCII space and tab, line breaks from
+// copy and paste, no-break and thin spaces, and every dash a text editor or phone
+// keyboard substitutes for "-" (hyphen, non-breaking hyphen, figure dash, en and em
+// dash, minus sign).
+const SEPARATORS = new Set([
+  ' ', '\t', '\n', '\r', '\u00a0', '\u2009', '\u202f',
+  '-', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212'
+])
+
+// Crockford's decoding rule for the look-alike letters.
+const LOOK_ALIKES: ReadonlyMap<string, string> = new Map([['O', '0'], ['I', '1'], ['L', '1']])
+
+/**
+ * Canonical form of a typed or pasted room code: upper-case (ASCII only), separators
+ * dropped, O→0 and I/L→1. Throws `RoomCodeError` when nothing is left ('empty'), on any
+ * other character ('invalid-character'), when the length is not 27 ('wrong-length'), and
+ * when the check symbol does not match or the first symbol exceeds 7 so the code cannot
+ * come from 128 bits ('check-failed').
+ */
+export function normalizeRoomCode(input: string): string {
+  let out = ''
+  for (const char of input) {
+    if (SEPARATORS.has(char)) continue
+    // ASCII-only case folding: String#toUpperCase would turn "ı" into "I" and "ſ" into "S".
+    const upper = char >= 'a' && char <= 'z' ? String.fromCharCode(char.charCodeAt(0) - 32) : char
+    const symbol = LOOK_ALIKES.get(upper) ?? upper
+    if (crockfordValue(symbol) === undefined) {
+      throw new RoomCodeError('invalid-character', `A room code cannot contain ${describeCharacter(char)}.`)
+    }
+    out += symbol
+  }
+  if (out.length === 0) throw new RoomCodeError('empty', 'Enter a room code.')
+  if (out.length !== ROOM_CODE_LENGTH) {
+    throw new RoomCodeError(
+      'wrong-length',
+      `A room code has ${ROOM_CODE_LENGTH} characters; this one has ${out.length}.`
+    )
+  }
+  if (crockfordValue(out[0]!)! > 7 || !luhn32IsValid(out)) {
+    throw new RoomCodeError('check-failed', 'This room code has a typo: check it and try again.')
+  }
+  return out
+}
+
+export function isValidRoomCode(input: string): boolean {
+  try {
+    normalizeRoomCode(input)
+    return true
+  } catch (error) {
+    if (error instanceof RoomCodeError) return false
+    throw error
+  }
+}
+
+function describeCharacter(char: string): string {
+  const codePoint = char.codePointAt(0)!
+  const printable = codePoint > 0x20 && codePoint !== 0x7f && !(codePoint >= 0x80 && codePoint < 0xa0)
+  const hex = `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`
+  return printable ? `“${char}”` : hex
+}

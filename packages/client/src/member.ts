@@ -1,0 +1,39 @@
+// Member identity (DESIGN §3 "members"). A client keeps one random secret per room
+// (sessionStorage in the browser) and sends it when joining; the gateway derives the
+// public id from it, so nobody can claim another member's id without its secret.
+
+import { Base64urlError, decodeBase64url, encodeBase64url } from './base64url.js'
+import { randomBytes, sha256 } from './webcrypto.js'
+
+export const MEMBER_SECRET_BYTES = 32
+export const MEMBER_ID_BYTES = 16
+export const MESSAGE_ID_BYTES = 16
+
+/** 32 random bytes, base64url without padding (43 characters). */
+export function newMemberSecret(): string {
+  return encodeBase64url(randomBytes(MEMBER_SECRET_BYTES))
+}
+
+/**
+ * The public member id for a secret: base64url (no padding, 22 characters) of the
+ * first 16 bytes of SHA-256 over the secret's 32 DECODED bytes — not over its base64url
+ * text. Throws `TypeError` unless `secret` is strict base64url of exactly 32 bytes.
+ */
+export async function memberIdFromSecret(secret: string): Promise<string> {
+  let bytes: Uint8Array<ArrayBuffer>
+  try {
+    bytes = decodeBase64url(secret)
+  } catch (error) {
+    if (error instanceof Base64urlError) throw new TypeError(`member secret is not base64url: ${error.message}`)
+    throw error
+  }
+  if (bytes.length !== MEMBER_SECRET_BYTES) {
+    throw new TypeError(`member secret must be ${MEMBER_SECRET_BYTES} bytes, got ${bytes.length}`)
+  }
+  return encodeBase64url((await sha256(bytes)).subarray(0, MEMBER_ID_BYTES))
+}
+
+/** 16 random bytes, base64url without padding (22 characters); made by the sender of a message. */
+export function newMessageId(): string {
+  return encodeBase64url(randomBytes(MESSAGE_ID_BYTES))
+}

@@ -1,0 +1,4 @@
+export * from './postgres.js'
+export * from './nats.js'
+export * from './wait.js'
+export * from './prefix.js'

@@ -1,0 +1,72 @@
+/**
+ * The vault: the only holder of the database and the at-rest key. Its work
+ * arrives over the bus; HTTP serves only health and metrics.
+ */
+import type { Bus, Subscription } from '@ephemeral-chat/bus'
+import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { sql, type Kysely } from 'kysely'
+import { atRestKey, createAtRestCipher } from './at-rest.js'
+import type { VaultConfig } from './config.js'
+import type { Database } from './db/schema.js'
+import { registerVaultHandlers } from './handlers/index.js'
+import { createSweeper, type Sweeper } from './sweeper.js'
+
+export interface VaultDeps {
+  config: Pick<VaultConfig, 'encryptionKey' | 'retiredKeys' | 'messageTtlMs' | 'sweepIntervalMs'>
+  logger: FastifyBaseLogger
+  bus: Bus
+  db: Kysely<Database>
+  /** Defaults to a fresh registry; pass one to share it with a co-hosted service. */
+  metrics?: ServiceMetrics
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sweeper: Sweeper
+  }
+}
+
+const HealthReply = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'], additionalProperties: false } as const
+
+export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> {
+  const metrics = deps.metrics ?? createMetrics('vault')
+  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true })
+  const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
+  const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
+  app.decorate('sweeper', sweeper)
+
+  let subscriptions: Subscription[] = []
+  let closing = false
+
+  app.addHook('onReady', async () => {
+    subscriptions = registerVaultHandlers({ bus: deps.bus, db: deps.db, cipher, metrics, logger: deps.logger, messageTtlMs: deps.config.messageTtlMs })
+    sweeper.start()
+  })
+  app.addHook('preClose', async () => {
+    // Stop taking new requests first; in-flight ones finish before the bus drains.
+    closing = true
+    for (const subscription of subscriptions) subscription.unsubscribe()
+    await sweeper.stop()
+  })
+
+  app.get('/healthz', { schema: { response: { 200: HealthReply } } }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', { schema: { response: { 200: HealthReply, 503: HealthReply } } }, async (_request, reply) => {
+    if (closing) return reply.code(503).send({ status: 'closing' })
+    try {
+      await sql`select 1`.execute(deps.db)
+      await deps.bus.ping()
+      return { status: 'ready' }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' })
+    }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+
+  return app
+}

@@ -1,0 +1,50 @@
+/** The vault's configuration, read from the environment once and frozen. */
+import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
+import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
+import type { DatabaseConfig } from './db/database.js'
+
+export interface VaultConfig {
+  readonly host: string
+  readonly port: number
+  readonly natsUrl: string
+  readonly database: DatabaseConfig
+  /** The active at-rest key (32 bytes). */
+  readonly encryptionKey: Buffer
+  /** Older keys that still open rows sealed under them. */
+  readonly retiredKeys: readonly Buffer[]
+  readonly messageTtlMs: number
+  readonly sweepIntervalMs: number
+  readonly logLevel: LogLevel
+}
+
+export const DEFAULT_VAULT_PORT = 3001
+export const DEFAULT_DATABASE = 'ephemeral_chat'
+
+/** Database settings alone (the migrate command needs nothing else). */
+export function loadDatabaseConfig (env: Env): DatabaseConfig {
+  return {
+    connectionString: readString(env, 'DATABASE_URL'),
+    host: readString(env, 'PGHOST'),
+    port: readInteger(env, 'PGPORT', 5432, { min: 1, max: 65535 }),
+    database: readString(env, 'PGDATABASE', DEFAULT_DATABASE),
+    user: readString(env, 'PGUSER'),
+    password: readString(env, 'PGPASSWORD'),
+    maxConnections: readInteger(env, 'PG_POOL_MAX', 10, { min: 1, max: 1000 })
+  }
+}
+
+export function loadVaultConfig (env: Env): VaultConfig {
+  const key = readString(env, 'ENCRYPTION_KEY')
+  if (key === undefined) throw new ConfigError('ENCRYPTION_KEY', 'is required: 64 hexadecimal characters (generate one with `openssl rand -hex 32`)')
+  return Object.freeze({
+    host: readString(env, 'HOST', '0.0.0.0'),
+    port: readPort(env, 'PORT', DEFAULT_VAULT_PORT),
+    natsUrl: readString(env, 'NATS_URL', 'nats://127.0.0.1:4222'),
+    database: Object.freeze(loadDatabaseConfig(env)),
+    encryptionKey: parseHexKey('ENCRYPTION_KEY', key),
+    retiredKeys: Object.freeze(readList(env, 'ENCRYPTION_KEYS_RETIRED').map((value) => parseHexKey('ENCRYPTION_KEYS_RETIRED', value))),
+    messageTtlMs: readDuration(env, 'MESSAGE_TTL', DEFAULT_MESSAGE_TTL_MS, { minMs: 1000, maxMs: 30 * 86_400_000 }),
+    sweepIntervalMs: readDuration(env, 'SWEEP_INTERVAL', 30_000, { minMs: 100, maxMs: 3_600_000 }),
+    logLevel: readLogLevel(env)
+  })
+}

@@ -1,0 +1,45 @@
+import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kysely'
+import pg from 'pg'
+import { migrations } from './migrations/index.js'
+import type { Database } from './schema.js'
+
+export interface DatabaseConfig {
+  /** A connection string; when absent, pg reads PGHOST, PGPORT, PGUSER, PGPASSWORD itself. */
+  connectionString?: string
+  host?: string
+  port?: number
+  database: string
+  user?: string
+  password?: string
+  maxConnections: number
+}
+
+export function createPool (config: DatabaseConfig): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.connectionString,
+    host: config.host,
+    port: config.port,
+    database: config.connectionString === undefined ? config.database : undefined,
+    user: config.user,
+    password: config.password,
+    max: config.maxConnections,
+    application_name: 'ephemeral-chat-vault'
+  })
+  // An idle client that loses its server emits 'error'; without a listener it would crash the process.
+  pool.on('error', () => {})
+  return pool
+}
+
+export function createDatabase (pool: pg.Pool): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+export async function migrateToLatest (db: Kysely<Database>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'vault_migrations',
+    migrationLockTableName: 'vault_migrations_lock'
+  })
+  return migrator.migrateToLatest()
+}

@@ -1,0 +1,10 @@
+/**
+ * Every migration, by name. A static list rather than a folder scan so the set
+ * is fixed at build time and works the same from source and from dist.
+ */
+import type { Migration } from 'kysely'
+import * as initial from './2026-11-25T00-00-initial.js'
+
+export const migrations: Record<string, Migration> = {
+  '2026-11-25T00-00-initial': initial
+}

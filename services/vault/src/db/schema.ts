@@ -1,0 +1,65 @@
+/**
+ * The vault's tables. Only what the message lifecycle needs is kept: room hashes
+ * (never room ids), random member ids, sealed envelopes with their key id and
+ * padding bucket, expiry, and the liveness of gateways. No addresses, no
+ * plaintext lengths, no creation times.
+ */
+import type { ColumnType, Insertable, Selectable } from 'kysely'
+
+export interface RoomsTable {
+  room_hash: string
+}
+
+export interface MembersTable {
+  room_hash: string
+  member_id: string
+  /** When the member last joined or disconnected; members gone longer than the message TTL are forgotten. */
+  last_seen_at: ColumnType<Date, Date | string, Date | string>
+}
+
+/** Which gateway holds a live connection of a member, and how many. Presence counts members with a row here. */
+export interface PresenceTable {
+  room_hash: string
+  member_id: string
+  gateway_id: string
+  connections: number
+}
+
+export interface GatewaysTable {
+  gateway_id: string
+  last_heartbeat_at: ColumnType<Date, Date | string, Date | string>
+}
+
+export interface MessagesTable {
+  id: string
+  room_hash: string
+  sender_id: string
+  /** The client envelope (IV ‖ ciphertext) sealed again under the at-rest key: IV ‖ ciphertext ‖ tag. */
+  sealed: Buffer
+  /** Which at-rest key sealed it: first 8 hex digits of SHA-256 of the key. */
+  key_id: string
+  bucket: number
+  expires_at: ColumnType<Date, Date | string, Date | string>
+  /** True while nobody else was in the room to receive it: the next member to join becomes its recipient. */
+  waiting: boolean
+}
+
+export interface MessageRecipientsTable {
+  message_id: string
+  member_id: string
+  /** Set when the recipient confirmed viewing; the row goes with the message once every recipient has. */
+  viewed: ColumnType<boolean, boolean | undefined, boolean>
+}
+
+export interface Database {
+  rooms: RoomsTable
+  members: MembersTable
+  presence: PresenceTable
+  gateways: GatewaysTable
+  messages: MessagesTable
+  message_recipients: MessageRecipientsTable
+}
+
+export type MessageRow = Selectable<MessagesTable>
+export type NewMessage = Insertable<MessagesTable>
+export type MemberRow = Selectable<MembersTable>

@@ -1,0 +1,76 @@
+/**
+ * Periodic clean-up. Every statement claims its rows with FOR UPDATE SKIP LOCKED
+ * (or deletes them outright), so several vault replicas sweeping at once never
+ * handle the same row twice.
+ */
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES_ALLOWED } from '@ephemeral-chat/protocol'
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/schema.js'
+import { presenceCount, removeMember } from './rooms.js'
+
+const BATCH = 1000
+
+export interface Expired {
+  id: string
+  roomHash: string
+}
+
+/** Deletes messages past their expiry, in batches. */
+export async function deleteExpiredMessages (db: Kysely<Database>): Promise<Expired[]> {
+  const rows = await db.deleteFrom('messages')
+    .where('id', 'in', (eb) => eb.selectFrom('messages').select('id')
+      .where('expires_at', '<=', sql<Date>`now()`).limit(BATCH).forUpdate().skipLocked())
+    .returning(['id', 'room_hash']).execute()
+  return rows.map((row) => ({ id: row.id, roomHash: row.room_hash }))
+}
+
+/** Forgets gateways that stopped heartbeating and their connections. Returns each affected room with its new presence count. */
+export async function dropDeadGateways (db: Kysely<Database>, silenceMs = HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES_ALLOWED): Promise<Map<string, number>> {
+  return db.transaction().execute(async (trx) => {
+    const dead = await trx.deleteFrom('gateways')
+      .where('gateway_id', 'in', (eb) => eb.selectFrom('gateways').select('gateway_id')
+        .where('last_heartbeat_at', '<', sql<Date>`now() - ${silenceMs} * interval '1 millisecond'`)
+        .forUpdate().skipLocked())
+      .returning('gateway_id').execute()
+    const rooms = new Map<string, number>()
+    if (dead.length === 0) return rooms
+    const affected = await trx.deleteFrom('presence')
+      .where('gateway_id', 'in', dead.map((g) => g.gateway_id))
+      .returning(['room_hash', 'member_id']).execute()
+    const now = sql<Date>`now()`
+    for (const row of affected) {
+      await trx.updateTable('members').set({ last_seen_at: now }).where('room_hash', '=', row.room_hash).where('member_id', '=', row.member_id).execute()
+    }
+    for (const roomHash of new Set(affected.map((row) => row.room_hash))) {
+      rooms.set(roomHash, await presenceCount(trx, roomHash))
+    }
+    return rooms
+  })
+}
+
+/** Forgets members absent for longer than the message TTL (nothing addressed to them can still be waiting). Returns deleted message ids by room. */
+export async function forgetAbsentMembers (db: Kysely<Database>, ttlMs: number): Promise<Expired[]> {
+  return db.transaction().execute(async (trx) => {
+    const absent = await trx.selectFrom('members').select(['room_hash', 'member_id'])
+      .where('last_seen_at', '<', sql<Date>`now() - ${ttlMs} * interval '1 millisecond'`)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('presence').select('gateway_id')
+        .whereRef('presence.room_hash', '=', 'members.room_hash').whereRef('presence.member_id', '=', 'members.member_id'))))
+      .limit(BATCH).forUpdate().skipLocked().execute()
+    const gone: Expired[] = []
+    for (const member of absent) {
+      for (const id of await removeMember(trx, member.room_hash, member.member_id)) gone.push({ id, roomHash: member.room_hash })
+    }
+    return gone
+  })
+}
+
+/** Removes rooms with no members and no messages. */
+export async function deleteEmptyRooms (db: Kysely<Database>): Promise<number> {
+  const rows = await db.deleteFrom('rooms')
+    .where('room_hash', 'in', (eb) => eb.selectFrom('rooms').select('room_hash')
+      .where((inner) => inner.not(inner.exists(inner.selectFrom('members').select('member_id').whereRef('members.room_hash', '=', 'rooms.room_hash'))))
+      .where((inner) => inner.not(inner.exists(inner.selectFrom('messages').select('id').whereRef('messages.room_hash', '=', 'rooms.room_hash'))))
+      .limit(BATCH).forUpdate().skipLocked())
+    .returning('room_hash').execute()
+  return rows.length
+}

@@ -1,0 +1,34 @@
+/** Entry point of a vault process: config, dependencies, listen, graceful shutdown. */
+import { connectNatsBus } from '@ephemeral-chat/bus'
+import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
+import { pino } from 'pino'
+import { buildVaultApp } from './app.js'
+import { loadVaultConfig, type VaultConfig } from './config.js'
+import { createDatabase, createPool } from './db/database.js'
+
+let config: VaultConfig
+try {
+  config = loadVaultConfig(process.env)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(`vault: configuration error: ${error.message}\n`)
+  process.exit(78)
+}
+
+const logger = pino(loggerOptions('vault', config.logLevel))
+const bus = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger })
+const db = createDatabase(createPool(config.database))
+const app = await buildVaultApp({ config, logger, bus, db })
+await app.listen({ host: config.host, port: config.port })
+
+let stopping = false
+async function shutdown (): Promise<void> {
+  if (stopping) return
+  stopping = true
+  // Stop serving (handlers unsubscribe, sweeper stops), then drain NATS, then close the pool.
+  await app.close()
+  await bus.close()
+  await db.destroy()
+  process.exit(0)
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { void shutdown() })
