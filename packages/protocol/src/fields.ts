@@ -52,7 +52,7 @@ export const Ciphertext = Type.String({
   minLength: base64urlLength((PADDING_BUCKETS[0]) + GCM_TAG_BYTES),
   maxLength: base64urlLength(MAX_ENVELOPE_BYTES)
 })
-export const Bucket = Type.Union(PADDING_BUCKETS.map((bucket) => Type.Literal(bucket)))
+export const Bucket = Type.Enum(PADDING_BUCKETS)
 /** Unix time in milliseconds. */
 export const Timestamp = Type.Integer({ minimum: 0, maximum: 8.64e15 })
 export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })

@@ -62,7 +62,7 @@ export const PongFrame = Type.Object({ v: Version, type: Type.Literal('pong'), r
 /** A request failed; `ref` and `id` say which, `message` is generic. The connection stays open. */
 export const ErrorFrame = Type.Object({
   v: Version, type: Type.Literal('error'), ref, id: Type.Optional(MessageId),
-  code: Type.Union(ERROR_CODES.map((code) => Type.Literal(code))),
+  code: Type.Enum(ERROR_CODES),
   message: Type.String({ maxLength: 200 })
 }, closed)
 

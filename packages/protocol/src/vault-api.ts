@@ -12,7 +12,7 @@ const closed = { additionalProperties: false } as const
 /** Every failed reply: a code from the closed union and its generic message. */
 export const FailedReply = Type.Object({
   v: Version, ok: Type.Literal(false),
-  code: Type.Union(ERROR_CODES.map((code) => Type.Literal(code))),
+  code: Type.Enum(ERROR_CODES),
   message: Type.String({ maxLength: 200 })
 }, closed)
 export type FailedReply = Type.Static<typeof FailedReply>

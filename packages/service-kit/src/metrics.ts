@@ -2,13 +2,15 @@
  * Prometheus metrics for a service: counts and latencies, labelled by operation
  * and outcome code only, never by an identifier.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export interface ServiceMetrics {
   readonly registry: Registry
   /** Records one operation's outcome and how long it took. */
   observe (operation: string, outcome: string, seconds: number): void
   counter (name: string, help: string): Counter
+  /** A gauge read from `collect` at every scrape. */
+  gauge (name: string, help: string, collect: () => number): Gauge
 }
 
 export function createMetrics (prefix: string, options: { defaultMetrics?: boolean } = {}): ServiceMetrics {
@@ -28,6 +30,9 @@ export function createMetrics (prefix: string, options: { defaultMetrics?: boole
     },
     counter (name, help) {
       return new Counter({ name: `${prefix}_${name}`, help, registers: [registry] })
+    },
+    gauge (name, help, collect) {
+      return new Gauge({ name: `${prefix}_${name}`, help, registers: [registry], collect () { this.set(collect()) } })
     }
   }
 }

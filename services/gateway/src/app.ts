@@ -1,0 +1,129 @@
+/**
+ * The gateway: owns browser WebSockets, validates and rate-limits frames, fans
+ * room events out to its local members, and asks the vault for everything
+ * durable. Holds no durable state: any number of instances behind any balancer.
+ */
+import websocket from '@fastify/websocket'
+import type { Bus } from '@ephemeral-chat/bus'
+import { CLOSE_CODES, MAX_FRAME_BYTES } from '@ephemeral-chat/protocol'
+import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import type { GatewayConfig } from './config.js'
+import { securityHeaders } from './plugins/security.js'
+import { webClient } from './plugins/web.js'
+import { createVaultClient } from './vault-client.js'
+import { AddressLimiter } from './ws/address-limiter.js'
+import { Connection } from './ws/connection.js'
+import { RoomRegistry } from './ws/rooms.js'
+
+export interface GatewayDeps {
+  config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'logLevel'>
+  logger: FastifyBaseLogger
+  bus: Bus
+  metrics?: ServiceMetrics
+}
+
+const HealthReply = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'], additionalProperties: false } as const
+
+/** Same origin unless ALLOWED_ORIGINS lists others; a client that sends no Origin (not a browser) is not a cross-site risk. */
+export function originAllowed (request: FastifyRequest, allowed: readonly string[]): boolean {
+  const origin = request.headers.origin
+  if (origin === undefined) return true
+  if (allowed.length > 0) return allowed.includes(origin)
+  try {
+    return new URL(origin).host === request.headers.host
+  } catch {
+    return false
+  }
+}
+
+export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstance> {
+  const { config, bus } = deps
+  const metrics = deps.metrics ?? createMetrics('gateway')
+  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, trustProxy: config.trustProxy })
+  const gatewayId = randomBytes(16).toString('hex')
+  const vault = createVaultClient(bus, metrics, config.requestTimeoutMs)
+  const rooms = new RoomRegistry(bus)
+  const addresses = new AddressLimiter(config.maxConnectionsPerAddress)
+  const connections = new Set<Connection>()
+  metrics.gauge('connections', 'Open WebSocket connections', () => connections.size)
+  metrics.gauge('rooms', 'Rooms with at least one local member', () => rooms.size)
+  let closing = false
+  let timers: NodeJS.Timeout[] = []
+
+  await app.register(securityHeaders)
+  await app.register(websocket, {
+    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
+    // Our own preClose below closes sockets with 1001 and waits for their disconnects.
+    preClose: (done) => { done() }
+  })
+  await app.register(webClient, { root: config.webRoot })
+
+  app.get('/ws', {
+    websocket: true,
+    preValidation: async (request, reply) => {
+      if (!originAllowed(request, config.allowedOrigins)) {
+        metrics.observe('upgrade', 'forbidden-origin', 0)
+        return reply.code(403).send({ error: 'origin not allowed' })
+      }
+    }
+  }, (socket, request) => {
+    const address = request.ip
+    if (closing) return socket.close(CLOSE_CODES.goingAway, 'shutting down')
+    if (!addresses.acquire(address)) {
+      metrics.observe('upgrade', 'too-many-connections', 0)
+      return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
+    }
+    const connection = new Connection(socket, { vault, rooms, metrics, gatewayId })
+    connections.add(connection)
+    socket.on('close', () => {
+      connections.delete(connection)
+      addresses.release(address)
+      void connection.closed()
+    })
+  })
+
+  app.get('/healthz', { schema: { response: { 200: HealthReply } } }, async () => ({ status: 'ok' }))
+  app.get('/readyz', { schema: { response: { 200: HealthReply, 503: HealthReply } } }, async (_request, reply) => {
+    if (closing) return reply.code(503).send({ status: 'closing' })
+    try {
+      await bus.ping()
+      return { status: 'ready' }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' })
+    }
+  })
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+
+  app.addHook('onReady', async () => {
+    const beat = (): void => { void vault.heartbeat({ gatewayId }) }
+    beat()
+    const reap = (): void => {
+      for (const connection of connections) {
+        if (!connection.alive) { connection.terminate(); continue }
+        connection.alive = false
+        connection.ping()
+      }
+    }
+    timers = [setInterval(beat, config.heartbeatIntervalMs), setInterval(reap, config.pingIntervalMs)]
+    for (const timer of timers) timer.unref()
+  })
+
+  app.addHook('preClose', async () => {
+    closing = true
+    for (const timer of timers) clearInterval(timer)
+    const disconnects: Array<Promise<void>> = []
+    for (const connection of connections) {
+      disconnects.push(connection.whenClosed())
+      connection.close(CLOSE_CODES.goingAway, 'server shutting down')
+    }
+    await Promise.race([Promise.all(disconnects), new Promise((resolve) => setTimeout(resolve, config.requestTimeoutMs).unref())])
+    rooms.clear()
+  })
+
+  return app
+}

@@ -1,0 +1,31 @@
+/** Entry point of a gateway process: config, bus, listen, graceful shutdown. */
+import { connectNatsBus } from '@ephemeral-chat/bus'
+import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
+import { pino } from 'pino'
+import { buildGatewayApp } from './app.js'
+import { loadGatewayConfig, type GatewayConfig } from './config.js'
+
+let config: GatewayConfig
+try {
+  config = loadGatewayConfig(process.env)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(`gateway: configuration error: ${error.message}\n`)
+  process.exit(78)
+}
+
+const logger = pino(loggerOptions('gateway', config.logLevel))
+const bus = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger })
+const app = await buildGatewayApp({ config, logger, bus })
+await app.listen({ host: config.host, port: config.port })
+
+let stopping = false
+async function shutdown (): Promise<void> {
+  if (stopping) return
+  stopping = true
+  // Mark unready and close every socket with 1001 so clients reconnect elsewhere, then drain NATS.
+  await app.close()
+  await bus.close()
+  process.exit(0)
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => { void shutdown() })

@@ -1,0 +1,219 @@
+/**
+ * One WebSocket connection: validates every frame, enforces its rates, and turns
+ * frames into vault requests and room events. The room id and member secret of a
+ * join are turned into their hashes at once and not kept.
+ */
+import {
+  CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PROTOCOL_VERSION, RATE_LIMITS,
+  type ClientFrame, type ErrorCode, type ServerFrame
+} from '@ephemeral-chat/protocol'
+import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { createHash } from 'node:crypto'
+import type { WebSocket } from 'ws'
+import type { VaultClient } from '../vault-client.js'
+import type { RoomMember, RoomRegistry } from './rooms.js'
+import { TokenBucket } from './token-bucket.js'
+
+export interface ConnectionDeps {
+  vault: VaultClient
+  rooms: RoomRegistry
+  metrics: ServiceMetrics
+  gatewayId: string
+}
+
+type RateName = keyof typeof RATE_LIMITS
+
+const RATE_OF: Record<ClientFrame['type'], RateName> = {
+  send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control'
+}
+
+export function roomHashOf (roomId: string): string {
+  return createHash('sha256').update(Buffer.from(roomId, 'base64url')).digest('hex')
+}
+
+export function memberIdOf (memberSecret: string): string {
+  return createHash('sha256').update(Buffer.from(memberSecret, 'base64url')).digest().subarray(0, 16).toString('base64url')
+}
+
+export class Connection implements RoomMember {
+  readonly #socket: WebSocket
+  readonly #deps: ConnectionDeps
+  readonly #buckets: Record<RateName, TokenBucket>
+  #violations = 0
+  #room: { roomHash: string, memberId: string } | undefined
+  #joining = false
+  /** Answered by pong; a socket that misses one ping interval is reaped. */
+  alive = true
+  readonly #done: Promise<void>
+  #resolveDone: () => void = () => {}
+
+  constructor (socket: WebSocket, deps: ConnectionDeps) {
+    this.#socket = socket
+    this.#deps = deps
+    this.#buckets = {
+      send: new TokenBucket(RATE_LIMITS.send),
+      typing: new TokenBucket(RATE_LIMITS.typing),
+      reveal: new TokenBucket(RATE_LIMITS.reveal),
+      control: new TokenBucket(RATE_LIMITS.control)
+    }
+    socket.on('message', (data, isBinary) => { void this.#receive(data as Buffer, isBinary) })
+    socket.on('pong', () => { this.alive = true })
+    this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
+  }
+
+  /** Resolves once the socket closed and the vault was told. */
+  async whenClosed (): Promise<void> {
+    await this.#done
+  }
+
+  ping (): void {
+    this.#socket.ping()
+  }
+
+  terminate (): void {
+    this.#socket.terminate()
+  }
+
+  get memberId (): string {
+    return this.#room?.memberId ?? ''
+  }
+
+  deliver (frame: ServerFrame): void {
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(JSON.stringify(frame))
+  }
+
+  close (code: number, reason: string): void {
+    this.#socket.close(code, reason)
+  }
+
+  /** Called once the socket closed: the member stays in the room as disconnected. */
+  async closed (): Promise<void> {
+    try {
+      const room = this.#room
+      if (room === undefined) return
+      this.#room = undefined
+      this.#deps.rooms.remove(room.roomHash, this)
+      // A join still in flight sends the disconnect itself once the vault has answered it.
+      if (this.#joining) return
+      await this.#deps.vault.leave({ roomHash: room.roomHash, memberId: room.memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
+    } finally {
+      this.#resolveDone()
+    }
+  }
+
+  #fail (code: ErrorCode, ref: string | undefined, id?: string): void {
+    this.deliver({ v: PROTOCOL_VERSION, type: 'error', ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }), code, message: errorMessage(code) })
+  }
+
+  /** Counts a bad frame or rate overrun; too many closes the connection with 1008. */
+  #violation (): void {
+    if (++this.#violations > MAX_VIOLATIONS_PER_CONNECTION) this.close(CLOSE_CODES.policyViolation, 'too many bad frames')
+  }
+
+  async #receive (data: Buffer, isBinary: boolean): Promise<void> {
+    const decoded = isBinary ? { ok: false as const, code: 'bad-frame' as const } : codecs.clientFrame.decode(data, MAX_FRAME_BYTES)
+    if (!decoded.ok) {
+      this.#deps.metrics.observe('frame', decoded.code, 0)
+      this.#fail(decoded.code, refOf(data))
+      this.#violation()
+      return
+    }
+    const frame = decoded.value
+    if (!this.#buckets[RATE_OF[frame.type]].take()) {
+      this.#deps.metrics.observe(`frame.${frame.type}`, 'rate-limited', 0)
+      if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined)
+      this.#violation()
+      return
+    }
+    const started = process.hrtime.bigint()
+    const outcome = await this.#handle(frame)
+    this.#deps.metrics.observe(`frame.${frame.type}`, outcome, Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  async #handle (frame: ClientFrame): Promise<string> {
+    const ref = 'ref' in frame ? frame.ref : undefined
+    const v = PROTOCOL_VERSION
+    const answer = (code: ErrorCode, id?: string): string => { this.#fail(code, ref, id); return code }
+
+    if (frame.type === 'ping') {
+      this.deliver({ v, type: 'pong', ...(ref === undefined ? {} : { ref }) })
+      return 'ok'
+    }
+    if (frame.type === 'join') {
+      if (this.#room !== undefined || this.#joining) return answer('already-joined')
+      return this.#join(frame.roomId, frame.memberSecret, ref)
+    }
+    const room = this.#room
+    if (room === undefined) return answer('not-joined')
+    const refPart = ref === undefined ? {} : { ref }
+
+    switch (frame.type) {
+      case 'send': {
+        const stored = await this.#deps.vault.store({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
+        if (!stored.ok) return answer(stored.code, frame.id)
+        // Published on every (re)send: if an earlier attempt stored it but never announced it, this one does.
+        this.#deps.rooms.publish(room.roomHash, { v, type: 'message', id: frame.id, from: room.memberId, recipients: stored.recipients, bucket: stored.bucket, expiresAt: stored.expiresAt })
+        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt })
+        return 'ok'
+      }
+      case 'reveal': {
+        const fetched = await this.#deps.vault.fetch({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
+        if (!fetched.ok) return answer(fetched.code, frame.id)
+        this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.iv, ct: fetched.ct })
+        return 'ok'
+      }
+      case 'viewed': {
+        const acked = await this.#deps.vault.ack({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
+        if (!acked.ok) return answer(acked.code, frame.id)
+        this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.remaining })
+        return 'ok'
+      }
+      case 'typing':
+        this.#deps.rooms.publish(room.roomHash, { v, type: 'typing', from: room.memberId, active: frame.active })
+        return 'ok'
+      case 'leave': {
+        const left = await this.#deps.vault.leave({ roomHash: room.roomHash, memberId: room.memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
+        if (!left.ok) return answer(left.code)
+        this.#deps.rooms.remove(room.roomHash, this)
+        this.#room = undefined
+        this.deliver({ v, type: 'left', ...refPart })
+        return 'ok'
+      }
+    }
+  }
+
+  async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
+    const roomHash = roomHashOf(roomId)
+    const memberId = memberIdOf(memberSecret)
+    this.#joining = true
+    this.#room = { roomHash, memberId }
+    // Subscribe before asking the vault, so no event published after the join is missed.
+    this.#deps.rooms.add(roomHash, this)
+    const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId })
+    this.#joining = false
+    if (!joined.ok) {
+      this.#deps.rooms.remove(roomHash, this)
+      this.#room = undefined
+      this.#fail(joined.code, ref)
+      return joined.code
+    }
+    if (this.#room === undefined) {
+      // The socket closed while the vault was joining it: undo the presence it just counted.
+      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
+      return 'closed'
+    }
+    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: joined.members, pending: joined.pending })
+    return 'ok'
+  }
+}
+
+/** The `ref` of a frame that failed validation, when it has a usable one, so the client can match the error. */
+function refOf (data: Buffer): string | undefined {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as unknown
+    const ref = typeof value === 'object' && value !== null ? (value as { ref?: unknown }).ref : undefined
+    return typeof ref === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(ref) ? ref : undefined
+  } catch {
+    return undefined
+  }
+}

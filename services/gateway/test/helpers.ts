@@ -1,0 +1,144 @@
+/**
+ * A whole deployment for tests: one vault on a private database, any number of
+ * gateways on their own ports, all on one private NATS subject prefix, and SDK
+ * clients connected through real WebSockets.
+ */
+import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
+import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
+import type { FastifyInstance } from 'fastify'
+import type { Kysely } from 'kysely'
+import { pino } from 'pino'
+import WebSocket from 'ws'
+import { buildGatewayApp } from '../src/app.js'
+import type { GatewayConfig } from '../src/config.js'
+
+interface TestLike { teardown (fn: () => Promise<void> | void): void }
+
+export interface RunningGateway {
+  app: FastifyInstance
+  url: string
+  wsUrl: string
+  stop (): Promise<void>
+}
+
+export interface Deployment {
+  prefix: string
+  database: TestDatabase
+  db: Kysely<Database>
+  startVault (): Promise<{ stop (): Promise<void> }>
+  startGateway (overrides?: Partial<GatewayDeployConfig>): Promise<RunningGateway>
+}
+
+export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'logLevel'>
+
+export const silent = pino({ level: 'silent' })
+
+export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): GatewayDeployConfig {
+  return {
+    allowedOrigins: [],
+    trustProxy: false,
+    maxConnectionsPerAddress: 10_000,
+    requestTimeoutMs: 2000,
+    heartbeatIntervalMs: 1000,
+    pingIntervalMs: 30_000,
+    webRoot: '/nonexistent',
+    ...overrides
+  }
+}
+
+export async function deployment (t: TestLike, options: { messageTtlMs?: number } = {}): Promise<Deployment> {
+  const database = await createTestDatabase()
+  const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
+  const migrated = await migrateToLatest(db)
+  if (migrated.error !== undefined) throw new Error('migration failed', { cause: migrated.error })
+  const prefix = randomPrefix()
+  const stops: Array<() => Promise<void>> = []
+
+  const d: Deployment = {
+    prefix, database, db,
+    async startVault () {
+      const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
+      const vaultDb = createDatabase(createPool({ ...database, maxConnections: 10 }))
+      const app = await buildVaultApp({
+        config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: options.messageTtlMs ?? 60_000, sweepIntervalMs: 3_600_000 },
+        logger: silent, bus, db: vaultDb
+      })
+      await app.ready()
+      await bus.ping()
+      let stopped = false
+      const stop = async (): Promise<void> => {
+        if (stopped) return
+        stopped = true
+        await app.close()
+        await bus.close()
+        await vaultDb.destroy()
+      }
+      stops.push(stop)
+      return { stop }
+    },
+    async startGateway (overrides = {}) {
+      const bus = withSubjectPrefix(await connectTestBus('gateway'), prefix)
+      const app = await buildGatewayApp({ config: gatewayConfig(overrides), logger: silent, bus })
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const address = app.server.address()
+      if (address === null || typeof address === 'string') throw new Error('no port')
+      let stopped = false
+      const stop = async (): Promise<void> => {
+        if (stopped) return
+        stopped = true
+        await app.close()
+        await bus.close()
+      }
+      stops.push(stop)
+      return { app, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}/ws`, stop }
+    }
+  }
+  t.teardown(async () => {
+    for (const stop of stops.reverse()) await stop()
+    await db.destroy()
+    await database.drop()
+  })
+  return d
+}
+
+/** Every text frame a client received, for privacy scans. */
+export const receivedFrames: string[] = []
+
+export const nodeSocket: SessionOptions['createSocket'] = (url) => {
+  const socket = new WebSocket(url)
+  socket.on('message', (data: Buffer, isBinary) => { if (!isBinary) receivedFrames.push(data.toString('utf8')) })
+  return socket as unknown as ReturnType<NonNullable<SessionOptions['createSocket']>>
+}
+
+const keyCache = new Map<string, Promise<RoomKeys>>()
+
+export async function roomKeys (code: string): Promise<RoomKeys> {
+  let keys = keyCache.get(code)
+  if (keys === undefined) keyCache.set(code, keys = deriveRoomKeys(code))
+  return keys
+}
+
+export async function newRoom (): Promise<{ code: string, keys: RoomKeys }> {
+  const code = generateRoomCode()
+  return { code, keys: await roomKeys(code) }
+}
+
+/** A session that records its events, closed at teardown. */
+export interface Client {
+  session: ChatSession
+  memberSecret: string
+  events: { [K in keyof SessionEvents]: Array<SessionEvents[K]> }
+}
+
+export async function connectClient (t: TestLike, url: string, keys: RoomKeys, options: Partial<SessionOptions> = {}): Promise<Client> {
+  const memberSecret = options.memberSecret ?? newMemberSecret()
+  const session = new ChatSession({ url, keys, memberSecret, createSocket: nodeSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, requestTimeoutMs: 3000, ...options })
+  const events: Client['events'] = { state: [], card: [], receipt: [], gone: [], typing: [], presence: [], error: [] }
+  for (const name of Object.keys(events) as Array<keyof SessionEvents>) {
+    session.on(name, (event) => { (events[name] as unknown[]).push(event) })
+  }
+  t.teardown(() => { session.close() })
+  await session.connect()
+  return { session, memberSecret, events }
+}

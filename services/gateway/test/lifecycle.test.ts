@@ -1,0 +1,102 @@
+import { waitFor } from '@ephemeral-chat/testkit'
+import t from 'tap'
+import { connectClient, deployment, newRoom, receivedFrames } from './helpers.js'
+
+t.test('a message crosses gateways: card, reveal, viewed receipt, row gone', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const [g1, g2] = [await d.startGateway(), await d.startGateway()]
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, g1.wsUrl, keys, { nick: 'alice' })
+  const bob = await connectClient(t, g2.wsUrl, keys, { nick: 'bob' })
+  await waitFor('alice sees two people', () => alice.events.presence.at(-1)?.members === 2)
+
+  const text = 'meet at the usual place, 7pm — bring the 🗝️'
+  const sent = await alice.session.send(text)
+  t.equal(sent.recipients, 1)
+
+  const card = await waitFor('bob gets a card', () => bob.events.card.find((c) => c.id === sent.id))
+  t.same(card, { id: sent.id, from: alice.session.memberId, bucket: 256, expiresAt: sent.expiresAt }, 'the card has no text, only sender, bucket and expiry')
+
+  const payload = await bob.session.reveal(sent.id)
+  t.equal(payload.text, text, 'bob reads the exact text')
+  t.equal(payload.nick, 'alice')
+
+  t.same(await bob.session.viewed(sent.id), { remaining: 0 })
+  await waitFor('alice gets the viewed receipt', () => alice.events.receipt.find((r) => r.id === sent.id))
+  t.same(alice.events.receipt, [{ id: sent.id, remaining: 0 }])
+  await waitFor('both see it gone', () => alice.events.gone.some((g) => g.id === sent.id) && bob.events.gone.some((g) => g.id === sent.id))
+
+  const rows = await d.db.selectFrom('messages').select('id').where('id', '=', sent.id).execute()
+  t.same(rows, [], 'the message row is gone')
+  const recipients = await d.db.selectFrom('message_recipients').select('member_id').where('message_id', '=', sent.id).execute()
+  t.same(recipients, [], 'and its recipient rows')
+
+  t.notOk(receivedFrames.some((frame) => frame.includes(text) || frame.includes('meet at')), 'no WebSocket frame a client received carries the plaintext')
+  t.notOk(receivedFrames.some((frame) => frame.includes(keys.roomId)), 'no frame echoes the room id')
+})
+
+t.test('typing and presence cross instances; a later member sees typing but not earlier cards', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const [g1, g2] = [await d.startGateway(), await d.startGateway()]
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, g1.wsUrl, keys)
+  const bob = await connectClient(t, g2.wsUrl, keys)
+  const early = await alice.session.send('before carol came')
+  await waitFor('bob has the card', () => bob.events.card.some((c) => c.id === early.id))
+
+  const carol = await connectClient(t, g2.wsUrl, keys)
+  await waitFor('alice sees three people', () => alice.events.presence.at(-1)?.members === 3)
+  t.equal(carol.events.presence.at(-1)?.members, 3, 'carol is told three people are here')
+
+  alice.session.typing(true)
+  await waitFor('typing reaches both', () => bob.events.typing.some((e) => e.active) && carol.events.typing.some((e) => e.active))
+  t.same(carol.events.typing[0], { from: alice.session.memberId, active: true })
+  alice.session.typing(false)
+  await waitFor('typing stops', () => carol.events.typing.some((e) => !e.active))
+  t.same(alice.events.typing, [], 'the typist is not told about itself')
+
+  const late = await alice.session.send('after carol came')
+  await waitFor('carol gets the later card', () => carol.events.card.some((c) => c.id === late.id))
+  t.notOk(carol.events.card.some((c) => c.id === early.id), 'carol never sees a card for the earlier message')
+  await t.rejects(carol.session.reveal(early.id), { code: 'not-recipient' }, 'nor can she reveal it')
+
+  bob.session.close()
+  await waitFor('presence drops when bob disconnects', () => alice.events.presence.at(-1)?.members === 2)
+})
+
+t.test('a client reconnecting to the other gateway with its secret gets its pending cards', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const [g1, g2] = [await d.startGateway(), await d.startGateway()]
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, g1.wsUrl, keys)
+  const bob = await connectClient(t, g1.wsUrl, keys)
+  bob.session.close()
+  const sent = await alice.session.send('while you were away')
+  t.equal(sent.recipients, 1, 'a disconnected member is still a recipient')
+
+  const again = await connectClient(t, g2.wsUrl, keys, { memberSecret: bob.memberSecret })
+  t.equal(again.session.memberId, bob.session.memberId, 'same secret, same member')
+  t.same(again.events.card.map((c) => c.id), [sent.id], 'the pending card comes back on rejoin')
+  t.equal((await again.session.reveal(sent.id)).text, 'while you were away')
+})
+
+t.test('a gateway going away closes with 1001 and the client rejoins through another', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const [g1, g2] = [await d.startGateway(), await d.startGateway()]
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, g2.wsUrl, keys)
+  // A stand-in for the load balancer: g1 first, g2 once g1 is gone.
+  let g1Up = true
+  const bob = await connectClient(t, g1.wsUrl, keys, { url: () => g1Up ? g1.wsUrl : g2.wsUrl })
+  g1Up = false
+  await g1.stop()
+  t.equal(bob.events.state.find((s) => s.code !== undefined)?.code, 1001, 'the socket closed with 1001 (going away)')
+  await waitFor('bob rejoins', () => bob.session.state === 'joined')
+  const sent = await alice.session.send('still here?')
+  await waitFor('bob gets the card through g2', () => bob.events.card.some((c) => c.id === sent.id))
+  t.equal((await bob.session.reveal(sent.id)).text, 'still here?')
+})
