@@ -1,4 +1,5 @@
 export * from './postgres.js'
 export * from './nats.js'
 export * from './wait.js'
-export * from './prefix.js'
+export { withSubjectPrefix } from '@ephemeral-chat/bus'
+export { randomPrefix } from './nats.js'

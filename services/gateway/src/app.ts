@@ -7,7 +7,7 @@ import websocket from '@fastify/websocket'
 import type { Bus } from '@ephemeral-chat/bus'
 import { CLOSE_CODES, MAX_FRAME_BYTES } from '@ephemeral-chat/protocol'
 import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import type { GatewayConfig } from './config.js'
 import { securityHeaders } from './plugins/security.js'
@@ -18,7 +18,7 @@ import { Connection } from './ws/connection.js'
 import { RoomRegistry } from './ws/rooms.js'
 
 export interface GatewayDeps {
-  config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'logLevel'>
+  config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
   logger: FastifyBaseLogger
   bus: Bus
   metrics?: ServiceMetrics
@@ -41,7 +41,7 @@ export function originAllowed (request: FastifyRequest, allowed: readonly string
 export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, bus } = deps
   const metrics = deps.metrics ?? createMetrics('gateway')
-  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, trustProxy: config.trustProxy })
+  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), trustProxy: config.trustProxy })
   const gatewayId = randomBytes(16).toString('hex')
   const vault = createVaultClient(bus, metrics, config.requestTimeoutMs)
   const rooms = new RoomRegistry(bus)

@@ -1,5 +1,5 @@
 /** Entry point of a gateway process: config, bus, listen, graceful shutdown. */
-import { connectNatsBus } from '@ephemeral-chat/bus'
+import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
 import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildGatewayApp } from './app.js'
@@ -15,7 +15,8 @@ try {
 }
 
 const logger = pino(loggerOptions('gateway', config.logLevel))
-const bus = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger })
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger })
+const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
 const app = await buildGatewayApp({ config, logger, bus })
 await app.listen({ host: config.host, port: config.port })
 

@@ -30,7 +30,7 @@ export interface Deployment {
   startGateway (overrides?: Partial<GatewayDeployConfig>): Promise<RunningGateway>
 }
 
-export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'logLevel'>
+export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
 
 export const silent = pino({ level: 'silent' })
 

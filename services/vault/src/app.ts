@@ -4,7 +4,7 @@
  */
 import type { Bus, Subscription } from '@ephemeral-chat/bus'
 import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
 import type { VaultConfig } from './config.js'
@@ -31,7 +31,7 @@ const HealthReply = { type: 'object', properties: { status: { type: 'string' } }
 
 export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics('vault')
-  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }) })
   const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
   const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
   app.decorate('sweeper', sweeper)

@@ -1,4 +1,5 @@
 /** The vault's configuration, read from the environment once and frozen. */
+import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
 import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
 import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
 import type { DatabaseConfig } from './db/database.js'
@@ -7,6 +8,8 @@ export interface VaultConfig {
   readonly host: string
   readonly port: number
   readonly natsUrl: string
+  /** Optional namespace for every subject, so several installs can share one NATS. */
+  readonly natsSubjectPrefix: string | undefined
   readonly database: DatabaseConfig
   /** The active at-rest key (32 bytes). */
   readonly encryptionKey: Buffer
@@ -40,6 +43,7 @@ export function loadVaultConfig (env: Env): VaultConfig {
     host: readString(env, 'HOST', '0.0.0.0'),
     port: readPort(env, 'PORT', DEFAULT_VAULT_PORT),
     natsUrl: readString(env, 'NATS_URL', 'nats://127.0.0.1:4222'),
+    natsSubjectPrefix: readSubjectPrefix(env),
     database: Object.freeze(loadDatabaseConfig(env)),
     encryptionKey: parseHexKey('ENCRYPTION_KEY', key),
     retiredKeys: Object.freeze(readList(env, 'ENCRYPTION_KEYS_RETIRED').map((value) => parseHexKey('ENCRYPTION_KEYS_RETIRED', value))),
@@ -47,4 +51,10 @@ export function loadVaultConfig (env: Env): VaultConfig {
     sweepIntervalMs: readDuration(env, 'SWEEP_INTERVAL', 30_000, { minMs: 100, maxMs: 3_600_000 }),
     logLevel: readLogLevel(env)
   })
+}
+
+function readSubjectPrefix (env: Env): string | undefined {
+  const prefix = readString(env, 'NATS_SUBJECT_PREFIX')
+  if (prefix !== undefined && !isValidSubjectPrefix(prefix)) throw new ConfigError('NATS_SUBJECT_PREFIX', 'must be dot-separated tokens of letters, digits, - and _ (no wildcards or spaces)')
+  return prefix
 }

@@ -1,5 +1,5 @@
 /** Entry point of a vault process: config, dependencies, listen, graceful shutdown. */
-import { connectNatsBus } from '@ephemeral-chat/bus'
+import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
 import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildVaultApp } from './app.js'
@@ -16,7 +16,8 @@ try {
 }
 
 const logger = pino(loggerOptions('vault', config.logLevel))
-const bus = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger })
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger })
+const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
 const db = createDatabase(createPool(config.database))
 const app = await buildVaultApp({ config, logger, bus, db })
 await app.listen({ host: config.host, port: config.port })

@@ -1,10 +1,9 @@
-import type { Bus } from '@ephemeral-chat/bus'
-import { randomBytes } from 'node:crypto'
+import type { Bus } from './bus.js'
 
 /**
- * A view of `bus` whose subjects all live under `<prefix>.`: test files that run
- * in parallel against one NATS server each get their own vault queue group and
- * room subjects, so they never answer each other's requests.
+ * A view of `bus` whose subjects all live under `<prefix>.`: several installs (or
+ * test runs) can share one NATS server without answering each other's requests
+ * or seeing each other's room events.
  */
 export function withSubjectPrefix (bus: Bus, prefix: string): Bus {
   const p = (subject: string): string => `${prefix}.${subject}`
@@ -19,6 +18,7 @@ export function withSubjectPrefix (bus: Bus, prefix: string): Bus {
   }
 }
 
-export function randomPrefix (): string {
-  return `t${randomBytes(6).toString('hex')}`
+/** A prefix must be plain subject tokens: no wildcards, no empty tokens, no spaces. */
+export function isValidSubjectPrefix (prefix: string): boolean {
+  return /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)
 }

@@ -1,0 +1,128 @@
+import { MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, RATE_LIMITS } from '@ephemeral-chat/protocol'
+import { newMemberSecret } from '@ephemeral-chat/client'
+import { waitFor } from '@ephemeral-chat/testkit'
+import t from 'tap'
+import WebSocket from 'ws'
+import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
+
+/** A raw WebSocket that records every frame and its close code. */
+async function raw (gateway: RunningGateway, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(gateway.wsUrl, { headers })
+  const frames: Array<Record<string, unknown>> = []
+  let closeCode: number | undefined
+  socket.on('message', (data: Buffer) => { frames.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>) })
+  socket.on('close', (code) => { closeCode = code })
+  await new Promise<void>((resolve, reject) => { socket.once('open', () => { resolve() }); socket.once('error', reject) })
+  return {
+    socket,
+    frames,
+    closeCode: () => closeCode,
+    send: (frame: unknown) => { socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) },
+    async next (predicate: (frame: Record<string, unknown>) => boolean = () => true) {
+      return waitFor('a frame', () => frames.find(predicate), 5000)
+    }
+  }
+}
+
+t.test('hostile input gets its documented answer and the gateway keeps serving', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, gateway.wsUrl, keys)
+  const bob = await connectClient(t, gateway.wsUrl, keys)
+
+  t.test('malformed JSON is a bad frame, the socket stays open', async (t) => {
+    const c = await raw(gateway)
+    c.send('{"v":1,"type":"ping"')
+    t.match(await c.next(), { type: 'error', code: 'bad-frame' })
+    c.send({ v: 1, type: 'ping', ref: 'p1' })
+    t.match(await c.next((f) => f.type === 'pong'), { ref: 'p1' }, 'still answering')
+    c.socket.close()
+  })
+
+  t.test('unknown type, wrong version and missing fields', async (t) => {
+    const c = await raw(gateway)
+    c.send({ v: 1, type: 'shout', ref: 'a' })
+    t.match(await c.next((f) => f.ref === 'a'), { type: 'error', code: 'unknown-type' })
+    c.send({ v: 2, type: 'ping', ref: 'b' })
+    t.match(await c.next((f) => f.ref === 'b'), { type: 'error', code: 'unsupported-version' })
+    c.send({ v: 1, type: 'join', ref: 'c', roomId: keys.roomId })
+    t.match(await c.next((f) => f.ref === 'c'), { type: 'error', code: 'bad-frame' }, 'a join without a member secret')
+    c.send({ v: 1, type: 'reveal', ref: 'd', id: 'AAAAAAAAAAAAAAAAAAAAAA' })
+    t.match(await c.next((f) => f.ref === 'd'), { type: 'error', code: 'not-joined' })
+    t.equal(c.closeCode(), undefined, 'the socket is still open')
+    c.socket.close()
+  })
+
+  t.test('a room id shaped to inject a subject is refused before any room work', async (t) => {
+    const c = await raw(gateway)
+    for (const [i, roomId] of ['>', '*', 'a.b.c', 'room.*.events', `${keys.roomId.slice(0, 42)}*`, `${keys.roomId.slice(0, 41)}.>`].entries()) {
+      c.send({ v: 1, type: 'join', ref: `j${i}`, roomId, memberSecret: newMemberSecret() })
+      t.match(await c.next((f) => f.ref === `j${i}`), { type: 'error', code: 'bad-frame' }, JSON.stringify(roomId))
+    }
+    c.socket.close()
+  })
+
+  t.test('an oversize frame closes the socket with 1009', async (t) => {
+    const c = await raw(gateway)
+    c.send('x'.repeat(MAX_FRAME_BYTES + 1))
+    t.equal(await waitFor('close', () => c.closeCode()), 1009)
+  })
+
+  t.test("revealing someone else's message is refused", async (t) => {
+    const sent = await alice.session.send('for bob only')
+    const eve = await connectClient(t, gateway.wsUrl, keys)
+    await t.rejects(eve.session.reveal(sent.id), { code: 'not-recipient' }, 'a member who is not a recipient')
+    const other = await newRoom()
+    const mallory = await connectClient(t, gateway.wsUrl, other.keys)
+    await t.rejects(mallory.session.reveal(sent.id), { code: 'not-found' }, 'a member of another room')
+    t.equal((await bob.session.reveal(sent.id)).text, 'for bob only', 'the recipient still can')
+  })
+
+  t.test('a flood beyond the rate is refused, then closed with 1008', async (t) => {
+    const c = await raw(gateway)
+    const total = RATE_LIMITS.control.burst + MAX_VIOLATIONS_PER_CONNECTION + 5
+    for (let i = 0; i < total; i++) c.send({ v: 1, type: 'ping', ref: `f${i}` })
+    t.match(await c.next((f) => f.code === 'rate-limited'), { type: 'error', code: 'rate-limited' })
+    t.equal(await waitFor('close', () => c.closeCode()), 1008)
+    t.ok(c.frames.filter((f) => f.type === 'pong').length <= RATE_LIMITS.control.burst + 1, 'no more than the burst was served')
+  })
+
+  t.test('a foreign Origin is refused with 403 before the upgrade', async (t) => {
+    const socket = new WebSocket(gateway.wsUrl, { headers: { origin: 'https://evil.example' } })
+    const status = await new Promise<number | undefined>((resolve) => {
+      socket.on('unexpected-response', (_request, response) => { resolve(response.statusCode) })
+      socket.on('open', () => { resolve(101) })
+      socket.on('error', () => { resolve(undefined) })
+    })
+    t.equal(status, 403)
+    const same = await raw(gateway, { origin: gateway.url })
+    same.send({ v: 1, type: 'ping', ref: 'o' })
+    t.match(await same.next(), { type: 'pong' }, 'the gateway origin itself is allowed')
+    same.socket.close()
+  })
+
+  t.test('after all that, members still chat', async (t) => {
+    const sent = await alice.session.send('still fine')
+    await waitFor('card', () => bob.events.card.some((c) => c.id === sent.id))
+    t.equal((await bob.session.reveal(sent.id)).text, 'still fine')
+  })
+})
+
+t.test('connections per address are capped in memory', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway({ maxConnectionsPerAddress: 2 })
+  const a = await raw(gateway)
+  const b = await raw(gateway)
+  const c = await raw(gateway)
+  t.equal(await waitFor('close', () => c.closeCode()), 1013, 'the third connection from one address is closed with 1013')
+  a.socket.close()
+  await waitFor('a closed', () => a.closeCode())
+  const again = await raw(gateway)
+  again.send({ v: 1, type: 'ping' })
+  t.match(await again.next(), { type: 'pong' }, 'a slot frees when a connection closes')
+  b.socket.close()
+  again.socket.close()
+})

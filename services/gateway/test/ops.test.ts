@@ -1,0 +1,118 @@
+import { waitFor } from '@ephemeral-chat/testkit'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import t from 'tap'
+import WebSocket from 'ws'
+import { loggerOptions } from '@ephemeral-chat/service-kit'
+import { connectTestBus, randomPrefix, withSubjectPrefix } from '@ephemeral-chat/testkit'
+import { createHash } from 'node:crypto'
+import { buildGatewayApp } from '../src/app.js'
+import { connectClient, deployment, gatewayConfig, newRoom } from './helpers.js'
+
+t.test('every page answer carries the strict security headers', async (t) => {
+  const bus = withSubjectPrefix(await connectTestBus(), randomPrefix())
+  const app = await buildGatewayApp({ config: gatewayConfig(), logger: pino({ level: 'silent' }), bus })
+  t.teardown(async () => { await app.close(); await bus.close() })
+  const response = await app.inject({ method: 'GET', url: '/healthz' })
+  const csp = String(response.headers['content-security-policy'])
+  t.match(csp, /script-src 'self'/)
+  t.notMatch(csp, /unsafe-inline|unsafe-eval/, 'no inline script or style, no eval')
+  t.match(csp, /connect-src 'self'/)
+  t.match(csp, /frame-ancestors 'none'/)
+  t.equal(response.headers['referrer-policy'], 'no-referrer')
+  t.equal(response.headers['x-frame-options'], 'DENY')
+  t.same(response.json(), { status: 'ok' })
+  t.same((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' })
+  const root = await app.inject({ method: 'GET', url: '/' })
+  t.equal(root.statusCode, 503, 'without a built client the page says so')
+})
+
+t.test('logs and metrics carry no identifier, address or text', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const lines: string[] = []
+  const sink = new Writable({ write (chunk: Buffer, _encoding, done) { lines.push(chunk.toString('utf8')); done() } })
+  // The most verbose level, to be sure nothing identifying is logged at any level.
+  const logger = pino({ ...loggerOptions('gateway', 'trace') }, sink)
+  const bus = withSubjectPrefix(await connectTestBus(), d.prefix)
+  const app = await buildGatewayApp({ config: gatewayConfig(), logger, bus })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await app.close(); await bus.close() })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const wsUrl = `ws://127.0.0.1:${address.port}/ws`
+
+  const { code, keys } = await newRoom()
+  const alice = await connectClient(t, wsUrl, keys)
+  const bob = await connectClient(t, wsUrl, keys)
+  const text = 'the secret text of a logged lifecycle'
+  const sent = await alice.session.send(text)
+  await waitFor('card', () => bob.events.card.some((c) => c.id === sent.id))
+  await bob.session.reveal(sent.id)
+  await bob.session.viewed(sent.id)
+  const bad = new WebSocket(wsUrl)
+  await new Promise((resolve) => bad.once('open', resolve))
+  bad.send('{not json')
+  bad.send(JSON.stringify({ v: 1, type: 'join', roomId: '*', memberSecret: bob.memberSecret }))
+  bad.close()
+  alice.session.close()
+  await waitFor('alice disconnect is processed', async () => (await app.inject({ url: '/metrics' })).body.includes('vault.room.leave'))
+
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /gateway_operation_duration_seconds_count\{operation="frame.send",outcome="ok"\} 1/)
+  t.match(metrics, /gateway_connections /)
+  const logs = lines.filter((line) => !line.includes('Server listening')).join('\n')
+  const secrets = { code, roomId: keys.roomId, roomHash: roomHashHex(keys.roomIdBytes), alice: alice.session.memberId ?? '?', bob: bob.session.memberId ?? '?', secret: bob.memberSecret, id: sent.id, text, ip: '127.0.0.1' }
+  for (const [name, value] of Object.entries(secrets)) {
+    t.notOk(logs.includes(value), `no ${name} in the logs`)
+    if (name !== 'ip') t.notOk(metrics.includes(value), `no ${name} in the metrics`)
+  }
+  t.comment(`${lines.length} log lines checked`)
+})
+
+function roomHashHex (bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')) })
+    })
+  })
+}
+
+t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within the grace period', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const port = await freePort()
+  const entry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url))
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  t.teardown(() => { child.kill('SIGKILL') })
+
+  const { keys } = await newRoom()
+  await waitFor('the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 15_000, 100)
+  const client = await connectClient(t, `ws://127.0.0.1:${port}/ws`, keys, { reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })
+  t.equal(client.session.state, 'joined')
+
+  const started = Date.now()
+  child.kill('SIGTERM')
+  const closed = await waitFor('the socket closes', () => client.events.state.find((s) => s.code !== undefined), 10_000)
+  t.equal(closed.code, 1001, 'close code 1001 going away')
+  t.equal(await exited, 0, 'exit code 0')
+  const elapsed = Date.now() - started
+  t.ok(elapsed < 25_000, `drained in ${elapsed} ms, inside the 30 s grace period of the manifests`)
+  t.notMatch(output, /Error|at .*\.js:\d+/, 'no stack trace on the way out')
+})

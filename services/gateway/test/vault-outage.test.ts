@@ -1,0 +1,55 @@
+import { newMessageId, sealMessage } from '@ephemeral-chat/client'
+import { waitFor } from '@ephemeral-chat/testkit'
+import WebSocket from 'ws'
+import t from 'tap'
+import { connectClient, deployment, newRoom } from './helpers.js'
+
+t.test('with the vault down a send fails as unavailable; the retry after it returns stores exactly one copy', async (t) => {
+  const d = await deployment(t)
+  let vault = await d.startVault()
+  const gateway = await d.startGateway()
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, gateway.wsUrl, keys, { sendAttempts: 1 })
+  const bob = await connectClient(t, gateway.wsUrl, keys)
+
+  await vault.stop()
+  const failure = await alice.session.send('sent during the outage').then(() => undefined, (error: unknown) => error)
+  t.match(failure, { name: 'SessionError', code: 'unavailable' }, 'a clear unavailable error')
+  const id = (failure as { id: string }).id
+  t.same(alice.session.unsent, [id], 'the sealed message waits for a retry under its id')
+
+  vault = await d.startVault()
+  const sent = await alice.session.retrySend(id)
+  t.equal(sent.id, id, 'the retry reuses the message id')
+  await alice.session.retrySend(id).then(() => t.fail('a stored message is no longer unsent'), (error: unknown) => t.match(error, { code: 'not-found' }))
+  const rows = await d.db.selectFrom('messages').select('id').where('id', '=', id).execute()
+  t.equal(rows.length, 1, 'exactly one copy is stored')
+  await waitFor('bob gets the card', () => bob.events.card.some((c) => c.id === id))
+  t.equal((await bob.session.reveal(id)).text, 'sent during the outage')
+})
+
+t.test('the same send frame twice (an answer lost on the way) stores one message and one card', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, gateway.wsUrl, keys)
+  const bob = await connectClient(t, gateway.wsUrl, keys)
+  const id = newMessageId()
+  const sealed = await sealMessage(keys, id, { text: 'twice', nick: '', sentAt: 1 })
+  const socket = new WebSocket(gateway.wsUrl)
+  const answers: Array<Record<string, unknown>> = []
+  socket.on('message', (data: Buffer) => { answers.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>) })
+  await new Promise((resolve) => socket.once('open', resolve))
+  socket.send(JSON.stringify({ v: 1, type: 'join', ref: 'j', roomId: keys.roomId, memberSecret: alice.memberSecret }))
+  await waitFor('joined', () => answers.some((a) => a.type === 'joined'))
+  for (const ref of ['s1', 's2']) socket.send(JSON.stringify({ v: 1, type: 'send', ref, id, iv: sealed.iv, ct: sealed.ct }))
+  const sent = await waitFor('both answered', () => { const s = answers.filter((a) => a.type === 'sent'); return s.length === 2 ? s : undefined })
+  t.same(sent.map((s) => s.recipients), [1, 1], 'both answers report the same recipients')
+  t.same(sent.map((s) => s.expiresAt), [sent[0]?.expiresAt, sent[0]?.expiresAt], 'and the same expiry: the first result')
+  const rows = await d.db.selectFrom('messages').select('id').where('id', '=', id).execute()
+  t.equal(rows.length, 1, 'one row')
+  await waitFor('bob has the card', () => bob.events.card.some((c) => c.id === id))
+  t.equal(bob.events.card.filter((c) => c.id === id).length, 1, 'bob is shown one card')
+  socket.close()
+})
