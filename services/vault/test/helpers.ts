@@ -1,9 +1,11 @@
 /** A vault on a private database and a private subject prefix, with a requester bus to talk to it. */
 import type { Bus } from '@ephemeral-chat/bus'
-import { codecs, encodeBytes, PROTOCOL_VERSION, VAULT_SUBJECTS, type Codec } from '@ephemeral-chat/protocol'
+import { codecs, encodeBytes, PROTOCOL_VERSION, roomHashOfSubject, VAULT_SUBJECTS, type Codec, type RoomEvent } from '@ephemeral-chat/protocol'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { createHash, randomBytes } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
+import { Writable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import { buildVaultApp } from '../src/app.js'
 import { createDatabase, createPool, migrateToLatest } from '../src/db/database.js'
@@ -17,6 +19,8 @@ export interface VaultOptions {
   retiredKeys?: Buffer[]
   messageTtlMs?: number
   sweepIntervalMs?: number
+  /** Defaults to a silent logger. */
+  logger?: FastifyBaseLogger
 }
 
 export interface Harness {
@@ -31,6 +35,9 @@ export interface Harness {
 
 export interface RunningVault {
   app: Awaited<ReturnType<typeof buildVaultApp>>
+  /** The vault's own bus connection and database pool (tests may break them on purpose). */
+  bus: Bus
+  db: Kysely<Database>
   stop (): Promise<void>
 }
 
@@ -58,13 +65,15 @@ export async function harness (t: TestLike): Promise<Harness> {
           messageTtlMs: options.messageTtlMs ?? 60_000,
           sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000
         },
-        logger, bus: vaultBus, db: vaultDb
+        logger: options.logger ?? logger, bus: vaultBus, db: vaultDb
       })
       await app.ready()
       await vaultBus.ping()
       let stopped = false
       const running: RunningVault = {
         app,
+        bus: vaultBus,
+        db: vaultDb,
         async stop () {
           if (stopped) return
           stopped = true
@@ -116,4 +125,70 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId }, codecs.gatewayHeartbeatReply),
     gatewayId
   }
+}
+
+export interface RoomEventLog {
+  /** Every event received so far, with the room hash of its subject. */
+  readonly received: Array<{ roomHash: string, event: RoomEvent }>
+  /** Payloads on a room events subject that did not match the protocol (should stay 0). */
+  readonly invalid: () => number
+  /** Events of one type (and optionally one room). */
+  of<T extends RoomEvent['type']> (type: T, roomHash?: string): Array<Extract<RoomEvent, { type: T }>>
+}
+
+/** Listens to the events of every room (or one) until the test ends. Resolves once the subscription is live. */
+export async function listenToRoomEvents (t: TestLike, bus: Bus, roomHash = '*'): Promise<RoomEventLog> {
+  const received: RoomEventLog['received'] = []
+  let invalid = 0
+  const subscription = bus.subscribe(`room.${roomHash}.events`, (data, subject) => {
+    const decoded = codecs.roomEvent.decode(data)
+    const hash = roomHashOfSubject(subject)
+    if (!decoded.ok || hash === undefined) invalid++
+    else received.push({ roomHash: hash, event: decoded.value })
+  })
+  t.teardown(() => { subscription.unsubscribe() })
+  await bus.ping()
+  return {
+    received,
+    invalid: () => invalid,
+    of<T extends RoomEvent['type']> (type: T, room?: string) {
+      return received.filter((r) => r.event.type === type && (room === undefined || r.roomHash === room))
+        .map((r) => r.event as Extract<RoomEvent, { type: T }>)
+    }
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; results keep the order of `items`. */
+export async function inParallel<T, R> (items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  async function worker (): Promise<void> {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index] as T, index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** A pino logger at `level` whose lines are kept for the test to read. */
+export function capturingLogger (level = 'warn'): { logger: FastifyBaseLogger, lines: string[] } {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''))
+      done()
+    }
+  })
+  return { logger: pino({ level }, stream), lines }
+}
+
+/** `select count(*)` of a table under a condition, as a number. */
+export async function countRows (db: Kysely<Database>, table: keyof Database, where?: { column: string, value: string }): Promise<number> {
+  let query = db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n'))
+  // The column depends on the table, which the type system cannot follow here.
+  if (where !== undefined) query = query.where(where.column as any, '=', where.value)
+  const { n } = await query.executeTakeFirstOrThrow()
+  return Number(n)
 }
