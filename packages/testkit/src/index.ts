@@ -1,5 +1,5 @@
+export * from './backends.js'
 export * from './postgres.js'
 export * from './nats.js'
 export * from './wait.js'
 export { withSubjectPrefix } from '@ephemeral-chat/bus'
-export { randomPrefix } from './nats.js'

@@ -1,0 +1,43 @@
+/** Runs a built entry point (a path from the repository root) as a child process, collecting its output. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+export const entry = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
+
+export interface Child {
+  process: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+}
+
+/** The environment of a newcomer's machine: no PG*, DATABASE_URL, NATS_URL or ENCRYPTION_KEY. */
+export function cleanEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(PG|DATABASE_URL|NATS_|ENCRYPTION_KEY)/.test(key)) env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+export function start (script: string, env: NodeJS.ProcessEnv): Child {
+  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  return { process: child, output: () => output, exited }
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port)
+        else reject(new Error('no port'))
+      })
+    })
+  })
+}

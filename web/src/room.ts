@@ -1,0 +1,235 @@
+/**
+ * One room visit: derive the keys from the code (slow on purpose: PBKDF2), join
+ * with this tab's member secret, show presence, the fingerprint, the connection
+ * state and the messages, and on "Leave and wipe" leave for good and forget
+ * everything this tab knew about the room.
+ */
+import { ChatSession, deriveRoomKeys, roomFingerprint, SessionError, type SessionErrorCode, type SessionEvents } from '@ephemeral-chat/client'
+import { errorMessage } from '@ephemeral-chat/protocol'
+import { Compose } from './compose.js'
+import { announce, byId, notify } from './dom.js'
+import { presenceText } from './format.js'
+import { MessageList } from './messages.js'
+import { renderShare } from './share.js'
+import { forgetRoom, memberSecretFor, rememberRoom } from './storage.js'
+import { TypingIndicator } from './typing.js'
+import { TypingSender } from './typing-sender.js'
+
+/** How long "Leave and wipe" waits for the server's answer before wiping anyway. */
+const LEAVE_TIMEOUT_MS = 3000
+
+export type RoomExit = { reason: 'left' } | { reason: 'refused', message: string }
+
+/** The WebSocket endpoint of the gateway that served this page. */
+function gatewayUrl (): string {
+  const url = new URL('ws', document.baseURI)
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+  url.hash = ''
+  return url.href
+}
+
+function sessionErrorText (code: SessionErrorCode): string {
+  return code === 'closed' || code === 'timeout' ? 'The connection was lost.' : errorMessage(code)
+}
+
+export class Room {
+  readonly code: string
+  readonly #nick: string
+  readonly #onExit: (exit: RoomExit) => void
+  readonly #view = byId('room', HTMLElement)
+  readonly #deriving = byId('deriving', HTMLElement)
+  readonly #derivingText = byId('deriving-text', HTMLElement)
+  readonly #body = byId('room-body', HTMLElement)
+  readonly #connection = byId('connection', HTMLElement)
+  readonly #presence = byId('presence', HTMLElement)
+  readonly #alone = byId('alone', HTMLElement)
+  readonly #fingerprintBox = byId('fingerprint-box', HTMLElement)
+  readonly #fingerprint = byId('fingerprint', HTMLElement)
+  readonly #fingerprintHint = byId('fingerprint-hint', HTMLElement)
+  readonly #inviteToggle = byId('invite-toggle', HTMLButtonElement)
+  readonly #invite = byId('room-invite', HTMLElement)
+  readonly #leaveButton = byId('leave', HTMLButtonElement)
+  readonly #leaveDialog = byId('leave-dialog', HTMLDialogElement)
+  readonly #abort = new AbortController()
+  #roomId: string | undefined
+  #session: ChatSession | undefined
+  #messages: MessageList | undefined
+  #compose: Compose | undefined
+  #typing: TypingIndicator | undefined
+  #typingSender: TypingSender | undefined
+  #everJoined = false
+  #leaving = false
+  #ended = false
+
+  constructor (code: string, nick: string, onExit: (exit: RoomExit) => void) {
+    this.code = code
+    this.#nick = nick
+    this.#onExit = onExit
+    const signal = this.#abort.signal
+    this.#leaveButton.addEventListener('click', () => { this.#leaveDialog.showModal() }, { signal })
+    this.#leaveDialog.addEventListener('close', () => {
+      if (this.#leaveDialog.returnValue === 'leave') void this.leave()
+      this.#leaveDialog.returnValue = ''
+    }, { signal })
+    this.#inviteToggle.addEventListener('click', () => { this.#toggleInvite() }, { signal })
+  }
+
+  /** Derives the keys and joins; resolves once joined (or the room refused this member). */
+  async enter (): Promise<void> {
+    rememberRoom({ code: this.code, nick: this.#nick })
+    this.#showDeriving('Deriving the room key…')
+    this.#connection.dataset.state = 'connecting'
+    this.#connection.textContent = 'Connecting…'
+    this.#presence.textContent = ''
+
+    const keys = await deriveRoomKeys(this.code)
+    if (this.#ended) return
+    this.#roomId = keys.roomId
+    this.#fingerprint.textContent = await roomFingerprint(keys.roomIdBytes)
+    this.#fingerprintBox.hidden = false
+    this.#fingerprintHint.hidden = false
+    this.#derivingText.textContent = 'Connecting…'
+
+    const session = new ChatSession({ url: gatewayUrl, keys, memberSecret: memberSecretFor(keys.roomId), nick: this.#nick })
+    this.#session = session
+    this.#typing = new TypingIndicator()
+    const typingSender = this.#typingSender = new TypingSender((active) => { session.typing(active) })
+    this.#messages = new MessageList(session, () => { this.#compose?.focus() })
+    this.#compose = new Compose(this.#nick, {
+      send: (text) => { this.#messages?.send(text) },
+      typing: (active) => { typingSender.set(active) }
+    })
+    this.#wire(session)
+    try {
+      await session.connect()
+    } catch (error) {
+      // connect() rejects only when the room refuses this member for good (e.g. it is full).
+      this.#refused(error instanceof SessionError ? error.code : 'internal')
+    }
+  }
+
+  /** "Leave and wipe": leave the room for good, then forget the code, keys and member secret. */
+  async leave (): Promise<void> {
+    if (this.#ended || this.#leaving) return
+    // Leaving closes the session, which also ends a join still in flight: that is not a refusal.
+    this.#leaving = true
+    const session = this.#session
+    announce('Leaving the room…')
+    if (session !== undefined) {
+      await Promise.race([
+        session.leave().catch(() => { /* the wipe below happens regardless */ }),
+        new Promise((resolve) => setTimeout(resolve, LEAVE_TIMEOUT_MS))
+      ])
+    }
+    forgetRoom(this.#roomId)
+    this.#end()
+    this.#onExit({ reason: 'left' })
+  }
+
+  #wire (session: ChatSession): void {
+    session.on('state', (event) => { this.#state(event) })
+    session.on('presence', ({ members }) => { this.#showPresence(members) })
+    session.on('card', (card) => { this.#messages?.card(card) })
+    session.on('receipt', (receipt) => { this.#messages?.receipt(receipt) })
+    session.on('gone', (gone) => { this.#messages?.gone(gone) })
+    session.on('typing', ({ from, active }) => { this.#typing?.update(from, active) })
+    session.on('error', ({ code }) => {
+      if (code !== 'rate-limited') notify(errorMessage(code), 'error')
+    })
+  }
+
+  #state ({ state, error }: SessionEvents['state']): void {
+    if (this.#ended) return
+    const labels = { connecting: 'Connecting…', joined: 'Connected', reconnecting: 'Reconnecting…', closed: 'Disconnected' } as const
+    this.#connection.dataset.state = state
+    this.#connection.textContent = labels[state]
+    if (state === 'joined') {
+      this.#view.dataset.memberId = this.#session?.memberId ?? ''
+      if (!this.#everJoined) {
+        this.#everJoined = true
+        this.#showBody()
+        announce('Joined the room.')
+      } else {
+        announce('Connected again.')
+        this.#messages?.confirmPending()
+      }
+    } else if (state === 'reconnecting') {
+      this.#typing?.clear()
+      if (this.#everJoined) announce('Connection lost. Reconnecting…')
+      else this.#derivingText.textContent = 'Still connecting…'
+    } else if (state === 'closed' && error !== undefined) {
+      this.#refused(error)
+    }
+  }
+
+  /** The room refused this member for good: back to the start with the reason, and nothing kept for a reload to retry. */
+  #refused (code: SessionErrorCode): void {
+    if (this.#leaving) return
+    this.fail(`${this.#everJoined ? 'Could not stay in the room.' : 'Could not join the room.'} ${sessionErrorText(code)}`)
+  }
+
+  /** Gives up on the room (refused, or a local failure such as missing Web Crypto) and says why. */
+  fail (message: string): void {
+    if (this.#ended) return
+    forgetRoom(this.#roomId)
+    this.#end()
+    this.#onExit({ reason: 'refused', message })
+  }
+
+  #showPresence (members: number): void {
+    this.#presence.textContent = presenceText(members)
+    this.#alone.hidden = members > 1
+    this.#view.dataset.members = String(members)
+    this.#messages?.presence(members)
+  }
+
+  #showDeriving (text: string): void {
+    this.#derivingText.textContent = text
+    this.#deriving.hidden = false
+    this.#body.hidden = true
+    this.#view.setAttribute('aria-busy', 'true')
+  }
+
+  #showBody (): void {
+    this.#deriving.hidden = true
+    this.#body.hidden = false
+    this.#inviteToggle.hidden = false
+    this.#view.removeAttribute('aria-busy')
+    this.#compose?.focus()
+  }
+
+  #toggleInvite (): void {
+    const open = this.#invite.hidden
+    if (open) renderShare(this.#invite, this.code)
+    else this.#invite.replaceChildren()
+    this.#invite.hidden = !open
+    this.#inviteToggle.setAttribute('aria-expanded', String(open))
+    this.#inviteToggle.textContent = open ? 'Hide invite' : 'Invite'
+  }
+
+  /** Closes the session and clears every trace of the room from the page. */
+  #end (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#abort.abort()
+    this.#session?.close()
+    this.#messages?.wipeAll()
+    this.#compose?.dispose()
+    this.#typing?.clear()
+    this.#typingSender?.dispose()
+    this.#session = this.#messages = this.#compose = this.#typing = this.#typingSender = undefined
+    this.#invite.replaceChildren()
+    this.#invite.hidden = true
+    this.#inviteToggle.setAttribute('aria-expanded', 'false')
+    this.#inviteToggle.textContent = 'Invite'
+    this.#inviteToggle.hidden = true
+    this.#fingerprint.textContent = ''
+    this.#fingerprintBox.hidden = true
+    this.#fingerprintHint.hidden = true
+    this.#presence.textContent = ''
+    this.#alone.hidden = true
+    delete this.#view.dataset.memberId
+    delete this.#view.dataset.members
+    this.#roomId = undefined
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The whole product for browser tests: the web client built into a private
+ * folder, one vault on a private database, gateways serving that build on their
+ * own ports, all on a private NATS subject prefix; and real Chromium users, one
+ * persistent context (own profile, own sessionStorage) each, with every request
+ * and console message they produce recorded.
+ */
+import { buildGatewayApp } from '@ephemeral-chat/gateway'
+import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
+import type { Kysely } from 'kysely'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { pino } from 'pino'
+
+interface TestLike {
+  teardown (fn: () => Promise<void> | void): void
+  comment (...message: unknown[]): void
+}
+
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+export const repoRoot = resolve(webDir, '..')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+const silent = pino({ level: 'silent' })
+
+let built: string | undefined
+
+/**
+ * Builds the client from the current sources into a temporary folder, once per
+ * test file: tests never run a stale web/dist, and parallel test files never
+ * write into the same folder.
+ */
+export function buildWebClient (): string {
+  if (built !== undefined) return built
+  const outdir = mkdtempSync(join(tmpdir(), 'ec-web-'))
+  execFileSync(process.execPath, [join(webDir, 'build.mjs'), '--outdir', outdir], { stdio: 'pipe' })
+  process.once('exit', () => { rmSync(outdir, { recursive: true, force: true }) })
+  built = outdir
+  return outdir
+}
+
+export interface Gateway {
+  /** Origin of the gateway, e.g. http://127.0.0.1:41234 */
+  url: string
+  port: number
+  stop (): Promise<void>
+}
+
+export interface Vault {
+  stop (): Promise<void>
+}
+
+export interface Deployment {
+  db: Kysely<Database>
+  /** The vault started with the deployment. */
+  vault: Vault
+  startVault (): Promise<Vault>
+  /** A gateway serving the built client; `port` to restart one where its pages expect it. */
+  startGateway (port?: number): Promise<Gateway>
+}
+
+/** A database and a vault for one test; gateways are started on demand. Everything stops at teardown. */
+export async function deployment (t: TestLike): Promise<Deployment> {
+  const webRoot = buildWebClient()
+  const database: TestDatabase = await createTestDatabase()
+  const db = createDatabase(createPool({ ...database, maxConnections: 3 }))
+  const migrated = await migrateToLatest(db)
+  if (migrated.error !== undefined) throw new Error('migration failed', { cause: migrated.error })
+  const prefix = randomPrefix()
+  const stops: Array<() => Promise<void>> = []
+  t.teardown(async () => {
+    for (const stop of stops.reverse()) await stop()
+    await db.destroy()
+    await database.drop()
+  })
+
+  const startVault = async (): Promise<Vault> => {
+    const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
+    const vaultDb = createDatabase(createPool({ ...database, maxConnections: 5 }))
+    const app = await buildVaultApp({
+      config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: 60 * 60_000, sweepIntervalMs: 3_600_000 },
+      logger: silent, bus, db: vaultDb
+    })
+    await app.ready()
+    await bus.ping()
+    let stopped = false
+    const stop = async (): Promise<void> => {
+      if (stopped) return
+      stopped = true
+      await app.close()
+      await bus.close()
+      await vaultDb.destroy()
+    }
+    stops.push(stop)
+    return { stop }
+  }
+  const vault = await startVault()
+
+  return {
+    db,
+    vault,
+    startVault,
+    async startGateway (port = 0) {
+      const bus = withSubjectPrefix(await connectTestBus('gateway'), prefix)
+      const app = await buildGatewayApp({
+        config: {
+          allowedOrigins: [], trustProxy: false, maxConnectionsPerAddress: 1000, requestTimeoutMs: 3000,
+          heartbeatIntervalMs: 1000, pingIntervalMs: 30_000, webRoot
+        },
+        logger: silent,
+        bus
+      })
+      await app.listen({ host: '127.0.0.1', port })
+      const address = app.server.address()
+      if (address === null || typeof address === 'string') throw new Error('gateway has no port')
+      let stopped = false
+      const stop = async (): Promise<void> => {
+        if (stopped) return
+        stopped = true
+        await app.close()
+        await bus.close()
+      }
+      stops.push(stop)
+      return { url: `http://127.0.0.1:${address.port}`, port: address.port, stop }
+    }
+  }
+}
+
+export interface User {
+  name: string
+  context: BrowserContext
+  page: Page
+  /** Every URL the page requested (documents, scripts, styles, images, WebSockets). */
+  requests: string[]
+  /** Console errors and warnings, uncaught page errors and CSP violations. */
+  problems: string[]
+  /** URLs of WebSockets the page opened. */
+  websockets: string[]
+}
+
+export interface UserOptions {
+  width?: number
+  height?: number
+  colorScheme?: 'light' | 'dark'
+  /** For the accessibility scan only: lets axe-core be injected into a page under the CSP. */
+  bypassCSP?: boolean
+}
+
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/** A person with their own browser profile; closed (and the profile deleted) at teardown. */
+export async function openUser (t: TestLike, name: string, options: UserOptions = {}): Promise<User> {
+  const profile = mkdtempSync(join(tmpdir(), `ec-browser-${name}-`))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: LAUNCH_ARGS,
+    viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
+    colorScheme: options.colorScheme ?? 'light',
+    reducedMotion: 'no-preference',
+    bypassCSP: options.bypassCSP ?? false
+  })
+  t.teardown(async () => {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  })
+  const user: User = { name, context, page: context.pages()[0] ?? await context.newPage(), requests: [], problems: [], websockets: [] }
+  // Report CSP violations through the console, where they are recorded with everything else.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`)
+    })
+  })
+  watch(user, user.page)
+  user.page.setDefaultTimeout(15_000)
+  return user
+}
+
+function watch (user: User, page: Page): void {
+  page.on('request', (request) => { user.requests.push(request.url()) })
+  page.on('websocket', (socket) => { user.websockets.push(socket.url()) })
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') user.problems.push(`console ${message.type()}: ${message.text()}`)
+  })
+  page.on('pageerror', (error) => { user.problems.push(`page error: ${error.message}`) })
+}
+
+/** Requests that went anywhere but `origin` (its pages, scripts and WebSocket) or to data:/blob: URLs. */
+export function foreignRequests (user: User, origin: string): string[] {
+  const wsOrigin = origin.replace(/^http/, 'ws')
+  return user.requests.filter((url) => !(url.startsWith(`${origin}/`) || url.startsWith(`${wsOrigin}/`) || url.startsWith('data:') || url.startsWith('blob:')))
+}
+
+/** Opens the landing page, generates a code, enters the room; returns the code as displayed. */
+export async function createRoom (user: User, origin: string, nick = ''): Promise<string> {
+  const { page } = user
+  await page.goto(`${origin}/`)
+  if (nick !== '') await page.fill('#nick', nick)
+  await page.click('#generate')
+  const code = await page.locator('#new-room .room-code').getAttribute('data-code')
+  if (code === null) throw new Error('no code shown')
+  await page.click('#new-room .enter-room')
+  await joined(page)
+  return code
+}
+
+/** Opens the landing page and joins by typing `code` into the form. */
+export async function joinByTyping (user: User, origin: string, code: string, nick = ''): Promise<void> {
+  const { page } = user
+  await page.goto(`${origin}/`)
+  if (nick !== '') await page.fill('#nick', nick)
+  await page.fill('#join-code', code)
+  await page.click('#join-form button[type="submit"]')
+  await joined(page)
+}
+
+export async function joined (page: Page): Promise<void> {
+  await page.locator('#connection[data-state="joined"]').waitFor()
+}
+
+/** Types and sends a message; returns its id once the vault stored it. */
+export async function sendMessage (page: Page, text: string): Promise<string> {
+  const before = await page.locator('.msg-out').count()
+  await page.fill('#message', text)
+  await page.press('#message', 'Enter')
+  const item = page.locator('.msg-out').nth(before)
+  await item.and(page.locator('[data-id]')).waitFor()
+  const id = await item.getAttribute('data-id')
+  if (id === null) throw new Error('sent message has no id')
+  return id
+}
+
+export function screenshotsDir (): string {
+  const dir = join(process.env.ARTIFACTS_DIR ?? join(repoRoot, '.ci', 'artifacts'), 'screenshots')
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
