@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import WebSocket from 'ws'
 import { loggerOptions } from '@ephemeral-chat/service-kit'
-import { connectTestBus, randomPrefix, withSubjectPrefix } from '@ephemeral-chat/testkit'
+import { connectTestBus, natsAvailable, randomPrefix, strict, withSubjectPrefix } from '@ephemeral-chat/testkit'
 import { createHash } from 'node:crypto'
 import { buildGatewayApp } from '../src/app.js'
 import { connectClient, deployment, gatewayConfig, newRoom } from './helpers.js'
@@ -91,6 +91,10 @@ async function freePort (): Promise<number> {
 }
 
 t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within the grace period', async (t) => {
+  if (!await natsAvailable() && !strict()) {
+    t.plan(0, 'skipped: a gateway process needs a real NATS and none answered here (with CI=true this is a failure)')
+    return
+  }
   const d = await deployment(t)
   await d.startVault()
   const port = await freePort()

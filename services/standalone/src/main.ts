@@ -34,7 +34,18 @@ interface Running {
 
 async function start (env: NodeJS.ProcessEnv): Promise<Running> {
   const cleanups: Array<() => Promise<void> | void> = []
-  const stop = async (): Promise<void> => { for (const cleanup of cleanups.reverse()) await cleanup() }
+  const stop = async (): Promise<void> => {
+    // Every part is stopped even if an earlier one fails, so the embedded database never outlives us.
+    const failures: string[] = []
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup()
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : 'unknown error')
+      }
+    }
+    if (failures.length > 0) throw new StartError(`stopping failed: ${failures.join('; ')}`)
+  }
   try {
     const gatewayConfig = loadGatewayConfig({ HOST: '127.0.0.1', ...env })
     await assertPortFree(gatewayConfig.host, gatewayConfig.port)
@@ -103,8 +114,13 @@ try {
     if (stopping) return
     stopping = true
     say('Stopping…')
-    await running.stop()
-    process.exit(0)
+    try {
+      await running.stop()
+      process.exit(0)
+    } catch (error) {
+      process.stderr.write(`ephemeral-chat: ${error instanceof Error ? error.message : 'stopping failed'}\n`)
+      process.exit(1)
+    }
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { void shutdown() })
 } catch (error) {

@@ -77,7 +77,7 @@ t.test('npm start with nothing configured: embedded database, in-process bus, cl
   t.match(third.output(), new RegExp(`port ${port} is in use`), 'with a clear "port in use" message')
   t.notMatch(third.output(), /\n\s+at /, 'and no stack trace')
 
-  t.equal(await stop(first), 0, 'Ctrl-C (SIGINT) exits cleanly')
+  t.equal(await stop(first), 0, `Ctrl-C (SIGINT) exits cleanly ${first.output()}`)
   t.same(processesUsing(dataDir), [], 'no postgres or node process is left behind')
 
   const again = start(main, env)
@@ -86,6 +86,6 @@ t.test('npm start with nothing configured: embedded database, in-process bus, cl
   t.comment(`second start: page served after ${againMs} ms`)
   t.match(again.output(), /using the at-rest key/, 'the kept key is reused')
   t.equal(await lifecycle(port), 'hello from the standalone mode')
-  t.equal(await stop(again), 0)
+  t.equal(await stop(again), 0, `Ctrl-C exits cleanly again ${again.output()}`)
   t.same(processesUsing(dataDir), [], 'nothing left behind the second time either')
 })

@@ -25,8 +25,10 @@ export function createPool (config: DatabaseConfig): pg.Pool {
     max: config.maxConnections,
     application_name: 'ephemeral-chat-vault'
   })
-  // An idle client that loses its server emits 'error'; without a listener it would crash the process.
+  // A client that loses its server (failover, restart, shutdown) emits 'error', idle or checked out; without
+  // a listener that crashes the process. The query in flight fails on its own and is answered `internal`.
   pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   return pool
 }
 

@@ -42,16 +42,16 @@ export async function joinRoom (db: Kysely<Database>, roomHash: string, memberId
       .onConflict((oc) => oc.column('room_hash').doUpdateSet({ room_hash: roomHash })).execute()
     await touchGateway(trx, gatewayId)
 
-    const member = await trx.selectFrom('members').select('member_id')
+    // Update first, not select-then-update: a member the sweeper forgets while we wait for its row lock
+    // updates nothing and is added again below, where a prior select would have missed it and the
+    // presence insert would then break its foreign key.
+    const seen = await trx.updateTable('members').set({ last_seen_at: sql<Date>`now()` })
       .where('room_hash', '=', roomHash).where('member_id', '=', memberId).executeTakeFirst()
-    if (member === undefined) {
+    if (seen.numUpdatedRows === 0n) {
       const { count } = await trx.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('count'))
         .where('room_hash', '=', roomHash).executeTakeFirstOrThrow()
       if (Number(count) >= MAX_MEMBERS_PER_ROOM) return failure<Joined>('room-full')
       await trx.insertInto('members').values({ room_hash: roomHash, member_id: memberId, last_seen_at: sql<Date>`now()` }).execute()
-    } else {
-      await trx.updateTable('members').set({ last_seen_at: sql<Date>`now()` })
-        .where('room_hash', '=', roomHash).where('member_id', '=', memberId).execute()
     }
 
     await trx.insertInto('presence').values({ room_hash: roomHash, member_id: memberId, gateway_id: gatewayId, connections: 1 })
