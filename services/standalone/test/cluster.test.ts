@@ -1,5 +1,5 @@
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret } from '@ephemeral-chat/client'
-import { createTestDatabase, natsAvailable, natsUrl, randomPrefix, strict, testServer, waitFor } from '@ephemeral-chat/testkit'
+import { createTestDatabase, natsAvailable, natsUrl, randomPrefix, reachable, serverParams, strict, waitFor } from '@ephemeral-chat/testkit'
 import { createServer } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
@@ -22,8 +22,8 @@ async function portPair (): Promise<number> {
 }
 
 t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survive a vault killed with SIGKILL', async (t) => {
-  const { embedded } = await testServer()
-  if ((embedded || !await natsAvailable()) && !strict()) {
+  const server = serverParams()
+  if ((!await reachable(server.host, server.port) || !await natsAvailable()) && !strict()) {
     t.plan(0, 'skipped: the cluster needs a real PostgreSQL and NATS and none answered here (with CI=true this is a failure)')
     return
   }
