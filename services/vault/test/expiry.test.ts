@@ -30,6 +30,8 @@ t.test('one sweep after the expiry deletes unviewed messages and tells the room 
 
   await sleepUntil(stored.expiresAt + 100)
   t.same(await api.fetch(room, bob, id), { v: 1, ok: false, code: 'not-found', message: errorMessage('not-found') }, 'past its expiry it cannot be fetched, even unswept')
+  t.match(await api.ack(room, bob, id), { ok: false, code: 'already-gone' }, 'nor acknowledged as viewed')
+  t.same(events.of('viewed'), [], 'so the sender is never told it was viewed')
   await vault.app.sweeper.sweep()
 
   t.equal(await countRows(h.db, 'messages'), 0, 'both message rows are deleted')

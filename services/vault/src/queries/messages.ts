@@ -123,7 +123,10 @@ export async function ackMessage (db: Kysely<Database>, request: MessageAckReque
   return db.transaction().execute(async (trx): Promise<Outcome<Acked>> => {
     // The row lock serialises acks of one message across replicas: exactly one of them deletes it.
     const message = await trx.selectFrom('messages').select(['id', 'sender_id'])
-      .where('id', '=', request.id).where('room_hash', '=', request.roomHash).forUpdate().executeTakeFirst()
+      .where('id', '=', request.id).where('room_hash', '=', request.roomHash)
+      // Expired but not yet swept is gone too: it must not count as viewed.
+      .where('expires_at', '>', sql<Date>`now()`)
+      .forUpdate().executeTakeFirst()
     if (message === undefined) return failure('already-gone')
     const recipient = await trx.selectFrom('message_recipients').select('viewed')
       .where('message_id', '=', request.id).where('member_id', '=', request.memberId).executeTakeFirst()

@@ -36,11 +36,12 @@ export interface Joined {
 }
 
 export async function joinRoom (db: Kysely<Database>, roomHash: string, memberId: string, gatewayId: string): Promise<Outcome<Joined>> {
+  // Outside the transaction: holding the gateway's row lock until commit would queue every join through one gateway.
+  await touchGateway(db, gatewayId)
   return db.transaction().execute(async (trx) => {
     // An upsert that always updates takes the row lock, even when the room exists, so the sweeper cannot remove it under us.
     await trx.insertInto('rooms').values({ room_hash: roomHash })
       .onConflict((oc) => oc.column('room_hash').doUpdateSet({ room_hash: roomHash })).execute()
-    await touchGateway(trx, gatewayId)
 
     // Update first, not select-then-update: a member the sweeper forgets while we wait for its row lock
     // updates nothing and is added again below, where a prior select would have missed it and the

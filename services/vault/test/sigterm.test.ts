@@ -1,0 +1,63 @@
+import { BusError } from '@ephemeral-chat/bus'
+import { natsAvailable, natsUrl, strict, waitFor } from '@ephemeral-chat/testkit'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { harness, newMemberId, newRoomHash, vaultApi } from './helpers.js'
+
+async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => {
+        if (typeof address === 'object' && address !== null) resolve(address.port)
+        else reject(new Error('no port'))
+      })
+    })
+  })
+}
+
+t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits cleanly within the grace period', async (t) => {
+  if (!await natsAvailable() && !strict()) {
+    t.plan(0, 'skipped: a vault process needs a real NATS and none answered here (with CI=true this is a failure)')
+    return
+  }
+  const h = await harness(t)
+  const port = await freePort()
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/src/server.js', import.meta.url))], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NATS_URL: natsUrl(),
+      NATS_SUBJECT_PREFIX: h.prefix,
+      PGHOST: h.database.host,
+      PGPORT: String(h.database.port),
+      PGUSER: h.database.user,
+      ...(h.database.password === undefined ? {} : { PGPASSWORD: h.database.password }),
+      PGDATABASE: h.database.database,
+      ENCRYPTION_KEY: 'cd'.repeat(32)
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  t.teardown(() => { child.kill('SIGKILL') })
+
+  await waitFor('the vault is ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 15_000, 100)
+  const api = vaultApi(h.bus)
+  t.match(await api.join(newRoomHash(), newMemberId()), { ok: true, members: 1 }, 'it serves requests over NATS')
+
+  const started = Date.now()
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'exit code 0')
+  const elapsed = Date.now() - started
+  t.ok(elapsed < 25_000, `stopped in ${elapsed} ms, inside the 30 s grace period of the manifests`)
+  t.notMatch(output, /Error|\n\s+at /, 'no error or stack trace on the way out')
+  const after = await api.join(newRoomHash(), newMemberId()).catch((error: unknown) => error)
+  t.ok(after instanceof BusError && after.code === 'unavailable', 'afterwards nobody answers: the request fails at once as unavailable')
+})
