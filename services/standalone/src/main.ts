@@ -12,7 +12,7 @@ import { createServer } from 'node:net'
 import { relative } from 'node:path'
 import { pino } from 'pino'
 import { DEFAULT_DATA_DIR, lockDataDir, persistentSecret, randomHex, StartError } from './data-dir.js'
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-db.js'
+import { clusterDirFor, EmbeddedDatabaseError, startEmbeddedPostgres, type EmbeddedDatabase } from '@ephemeral-chat/embedded-db'
 
 const say = (line: string): void => { process.stdout.write(`${line}\n`) }
 
@@ -66,7 +66,10 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
     let databaseLabel: string
     if (env.PGHOST === undefined && env.DATABASE_URL === undefined) {
       const started = Date.now()
-      const embedded: EmbeddedDatabase = await startEmbeddedDatabase(dataDir)
+      const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
+        databaseDir: clusterDirFor(dataDir),
+        password: persistentSecret(dataDir, 'postgres.password', randomHex(24)).value
+      })
       cleanups.push(async () => { await embedded.stop() })
       databaseEnv = { PGHOST: embedded.host, PGPORT: String(embedded.port), PGUSER: embedded.user, PGPASSWORD: embedded.password }
       databaseLabel = `embedded PostgreSQL in ${relative(process.cwd(), embedded.databaseDir)} (started in ${Date.now() - started} ms)`
@@ -124,7 +127,7 @@ try {
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => { void shutdown() })
 } catch (error) {
-  if (error instanceof StartError || error instanceof ConfigError) {
+  if (error instanceof StartError || error instanceof ConfigError || error instanceof EmbeddedDatabaseError) {
     process.stderr.write(`ephemeral-chat: ${error instanceof ConfigError ? 'configuration error: ' : ''}${error.message}\n`)
     process.exit(1)
   }
