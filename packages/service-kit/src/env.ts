@@ -81,3 +81,17 @@ export function readLogLevel (env: Env, name = 'LOG_LEVEL'): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new ConfigError(name, `must be one of ${LOG_LEVELS.join(', ')}`)
   return value as LogLevel
 }
+
+/**
+ * Loads a service's configuration at start, or stops the process with a one-line
+ * message naming the variable (exit 78, EX_CONFIG) instead of a stack trace.
+ */
+export function loadConfigOrExit<T> (service: string, load: (env: Env) => T, env: Env = process.env): T {
+  try {
+    return load(env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${service}: configuration error: ${error.message}\n`)
+    process.exit(78)
+  }
+}

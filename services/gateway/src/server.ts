@@ -1,21 +1,18 @@
 /** Entry point of a gateway process: config, bus, listen, graceful shutdown. */
 import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
-import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
+import { loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildGatewayApp } from './app.js'
-import { loadGatewayConfig, type GatewayConfig } from './config.js'
+import { loadGatewayConfig } from './config.js'
 
-let config: GatewayConfig
-try {
-  config = loadGatewayConfig(process.env)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`gateway: configuration error: ${error.message}\n`)
-  process.exit(78)
-}
+const config = loadConfigOrExit('gateway', loadGatewayConfig)
 
 const logger = pino(loggerOptions('gateway', config.logLevel))
-const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger })
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger }).catch(() => {
+  // The URL is not echoed: it may carry credentials. An orchestrator restarts us; NATS may just be starting.
+  process.stderr.write('gateway: cannot reach NATS (NATS_URL); exiting\n')
+  return process.exit(1)
+})
 const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
 const app = await buildGatewayApp({ config, logger, bus })
 await app.listen({ host: config.host, port: config.port })

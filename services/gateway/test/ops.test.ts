@@ -1,13 +1,12 @@
 import { waitFor } from '@ephemeral-chat/testkit'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import t from 'tap'
 import WebSocket from 'ws'
 import { loggerOptions } from '@ephemeral-chat/service-kit'
-import { connectTestBus, natsAvailable, randomPrefix, strict, withSubjectPrefix } from '@ephemeral-chat/testkit'
+import { connectTestBus, freePort, natsAvailable, randomPrefix, strict, withSubjectPrefix } from '@ephemeral-chat/testkit'
 import { createHash } from 'node:crypto'
 import { buildGatewayApp } from '../src/app.js'
 import { connectClient, deployment, gatewayConfig, newRoom } from './helpers.js'
@@ -77,18 +76,6 @@ function roomHashHex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
-}
 
 t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within the grace period', async (t) => {
   if (!await natsAvailable() && !strict()) {

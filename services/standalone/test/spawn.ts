@@ -1,6 +1,5 @@
 /** Runs a built entry point (a path from the repository root) as a child process, collecting its output. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
 export const entry = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
@@ -29,15 +28,4 @@ export function start (script: string, env: NodeJS.ProcessEnv): Child {
   return { process: child, output: () => output, exited }
 }
 
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
-}
+export { freePort } from '@ephemeral-chat/testkit'

@@ -1,22 +1,19 @@
 /** Entry point of a vault process: config, dependencies, listen, graceful shutdown. */
 import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
-import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
+import { loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildVaultApp } from './app.js'
-import { loadVaultConfig, type VaultConfig } from './config.js'
+import { loadVaultConfig } from './config.js'
 import { createDatabase, createPool } from './db/database.js'
 
-let config: VaultConfig
-try {
-  config = loadVaultConfig(process.env)
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`vault: configuration error: ${error.message}\n`)
-  process.exit(78)
-}
+const config = loadConfigOrExit('vault', loadVaultConfig)
 
 const logger = pino(loggerOptions('vault', config.logLevel))
-const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger })
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger }).catch(() => {
+  // The URL is not echoed: it may carry credentials. An orchestrator restarts us; NATS may just be starting.
+  process.stderr.write('vault: cannot reach NATS (NATS_URL); exiting\n')
+  return process.exit(1)
+})
 const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
 const db = createDatabase(createPool(config.database))
 const app = await buildVaultApp({ config, logger, bus, db })

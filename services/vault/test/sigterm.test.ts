@@ -1,23 +1,10 @@
 import { BusError } from '@ephemeral-chat/bus'
-import { natsAvailable, natsUrl, strict, waitFor } from '@ephemeral-chat/testkit'
+import { freePort, natsAvailable, natsUrl, strict, waitFor } from '@ephemeral-chat/testkit'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { harness, newMemberId, newRoomHash, vaultApi } from './helpers.js'
 
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
-}
 
 t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits cleanly within the grace period', async (t) => {
   if (!await natsAvailable() && !strict()) {
