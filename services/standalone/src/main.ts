@@ -86,7 +86,7 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
     const logger = pino(loggerOptions('ephemeral-chat', gatewayConfig.logLevel))
     let bus: Bus
     if (env.NATS_URL === undefined) {
-      bus = createMemoryBus()
+      bus = createMemoryBus({ logger })
     } else {
       const nats = await connectNatsBus({ servers: gatewayConfig.natsUrl, name: 'standalone', logger })
       bus = gatewayConfig.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, gatewayConfig.natsSubjectPrefix)
