@@ -4,7 +4,7 @@
  * handle the same row twice.
  */
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES_ALLOWED } from '@ephemeral-chat/protocol'
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { presenceCount, removeMember } from './rooms.js'
 
@@ -48,14 +48,29 @@ export async function dropDeadGateways (db: Kysely<Database>, silenceMs = HEARTB
   })
 }
 
-/** Forgets members absent for longer than the message TTL (nothing addressed to them can still be waiting). Returns deleted message ids by room. */
+/** Members with no live connection, last seen longer than `ttlMs` ago. */
+function absentMembers (trx: Transaction<Database>, ttlMs: number) {
+  return trx.selectFrom('members').select(['room_hash', 'member_id'])
+    .where('last_seen_at', '<', sql<Date>`now() - ${ttlMs} * interval '1 millisecond'`)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('presence').select('gateway_id')
+      .whereRef('presence.room_hash', '=', 'members.room_hash').whereRef('presence.member_id', '=', 'members.member_id'))))
+}
+
+/**
+ * Forgets members absent longer than the message TTL (nothing addressed to them can
+ * still be waiting). Takes each room's lock first, as joins and stores do, so no store
+ * can address a member while it is being forgotten; rooms busy right now wait for the
+ * next sweep. Returns deleted message ids by room.
+ */
 export async function forgetAbsentMembers (db: Kysely<Database>, ttlMs: number): Promise<Expired[]> {
   return db.transaction().execute(async (trx) => {
-    const absent = await trx.selectFrom('members').select(['room_hash', 'member_id'])
-      .where('last_seen_at', '<', sql<Date>`now() - ${ttlMs} * interval '1 millisecond'`)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('presence').select('gateway_id')
-        .whereRef('presence.room_hash', '=', 'members.room_hash').whereRef('presence.member_id', '=', 'members.member_id'))))
-      .limit(BATCH).forUpdate().skipLocked().execute()
+    const candidates = await absentMembers(trx, ttlMs).limit(BATCH).execute()
+    const rooms = [...new Set(candidates.map((member) => member.room_hash))]
+    if (rooms.length === 0) return []
+    const locked = await trx.selectFrom('rooms').select('room_hash').where('room_hash', 'in', rooms).forUpdate().skipLocked().execute()
+    if (locked.length === 0) return []
+    // Asked again under the room locks: a member who came back meanwhile is not absent any more.
+    const absent = await absentMembers(trx, ttlMs).where('room_hash', 'in', locked.map((room) => room.room_hash)).limit(BATCH).execute()
     const gone: Expired[] = []
     for (const member of absent) {
       for (const id of await removeMember(trx, member.room_hash, member.member_id)) gone.push({ id, roomHash: member.room_hash })
