@@ -8,6 +8,7 @@
 // The AAD binds a ciphertext to its room and message id, so a server that moves an
 // envelope to another room or another id is detected when it is opened.
 
+import { GCM_IV_BYTES, GCM_TAG_BYTES } from '@ephemeral-chat/protocol'
 import { decodeBase64url, encodeBase64url } from './base64url.js'
 import type { RoomKeys } from './keys.js'
 import { ROOM_ID_BYTES } from './keys.js'
@@ -16,8 +17,8 @@ import { bucketFor, isBucket, MAX_PLAINTEXT_BYTES, pad, unpad, type Bucket } fro
 import { concatBytes, randomBytes, subtle, utf8 } from './webcrypto.js'
 
 export const ENVELOPE_AAD_CONTEXT = 'ephemeral-chat/v1/msg'
-export const IV_BYTES = 12
-export const TAG_BYTES = 16
+export const IV_BYTES = GCM_IV_BYTES
+export const TAG_BYTES = GCM_TAG_BYTES
 
 export interface MessagePayload {
   text: string

@@ -10,6 +10,7 @@
 // a 128-bit random code makes precomputation hopeless anyway. The master secret never
 // leaves this function: it lives only in a non-extractable HKDF key.
 
+import { ROOM_ID_BYTES } from '@ephemeral-chat/protocol'
 import { encodeBase64url } from './base64url.js'
 import { normalizeRoomCode } from './code.js'
 import { encodeCrockford } from './crockford.js'
@@ -20,7 +21,7 @@ export const PBKDF2_SALT = 'ephemeral-chat/v1/room'
 export const MASTER_SECRET_BITS = 256
 export const HKDF_INFO_ROOM_ID = 'ephemeral-chat/v1/room-id'
 export const HKDF_INFO_MESSAGE_KEY = 'ephemeral-chat/v1/message-key'
-export const ROOM_ID_BYTES = 32
+export { ROOM_ID_BYTES }
 export const FINGERPRINT_CONTEXT = 'ephemeral-chat/v1/fingerprint'
 
 export interface RoomKeys {

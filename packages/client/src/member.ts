@@ -2,12 +2,11 @@
 // (sessionStorage in the browser) and sends it when joining; the gateway derives the
 // public id from it, so nobody can claim another member's id without its secret.
 
+import { MEMBER_ID_BYTES, MEMBER_SECRET_BYTES, MESSAGE_ID_BYTES } from '@ephemeral-chat/protocol'
 import { Base64urlError, decodeBase64url, encodeBase64url } from './base64url.js'
 import { randomBytes, sha256 } from './webcrypto.js'
 
-export const MEMBER_SECRET_BYTES = 32
-export const MEMBER_ID_BYTES = 16
-export const MESSAGE_ID_BYTES = 16
+export { MEMBER_ID_BYTES, MEMBER_SECRET_BYTES, MESSAGE_ID_BYTES }
 
 /** 32 random bytes, base64url without padding (43 characters). */
 export function newMemberSecret(): string {

@@ -2,8 +2,11 @@
 // and then zeros up to the smallest bucket that fits, so a ciphertext's length reveals
 // only its bucket. (ISO/IEC 7816-4 padding: unambiguous for any plaintext.)
 
-export const BUCKETS = [256, 1024, 4096, 16384] as const
-export type Bucket = (typeof BUCKETS)[number]
+import { PADDING_BUCKETS, type PaddingBucket } from '@ephemeral-chat/protocol'
+
+/** The padding buckets of DESIGN §3, as the protocol names them. */
+export const BUCKETS = PADDING_BUCKETS
+export type Bucket = PaddingBucket
 
 const PADDING_MARKER = 0x80
 
