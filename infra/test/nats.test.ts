@@ -59,12 +59,12 @@ t.test('preStop puts NATS in lame duck mode and the SIGTERM that follows does no
   const dir = t.testdir({})
   const pidFile = join(dir, 'nats.pid')
   // The real configuration, moved to loopback and free ports, with a short
-  // grace period so the test does not wait 10 s for eviction to begin.
+  // grace period (longer than the preStop's sleep) so the test does not wait 10 s for eviction to begin.
   const config = configOf('overlays/dev')
     .replace('0.0.0.0:4222', `127.0.0.1:${clientPort}`)
     .replace('0.0.0.0:8222', `127.0.0.1:${httpPort}`)
     .replace('/var/run/nats/nats.pid', pidFile)
-    .replace(/lame_duck_grace_period: \d+s/, 'lame_duck_grace_period: 2s')
+    .replace(/lame_duck_grace_period: \d+s/, 'lame_duck_grace_period: 6s')
   writeFileSync(join(dir, 'nats.conf'), config)
   const server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { env: { ...process.env, SERVER_NAME: 'test' }, stdio: 'ignore' })
   t.teardown(() => void server.kill('SIGKILL'))

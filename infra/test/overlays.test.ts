@@ -93,7 +93,7 @@ t.test('NATS shuts down in lame duck mode within its grace period', async (t) =>
   for (const overlay of ['overlays/dev', 'overlays/prod']) {
     const manifests = render(overlay)
     const spec = podSpec(manifests, 'StatefulSet', 'nats')
-    t.same(spec.containers[0].lifecycle.preStop.exec.command, ['nats-server', '--signal', 'ldm=/var/run/nats/nats.pid'])
+    t.same(spec.containers[0].lifecycle.preStop.exec.command, ['/bin/sh', '-c', 'nats-server --signal ldm=/var/run/nats/nats.pid && sleep 3'])
     const config = (find(manifests, 'ConfigMap', 'nats-config') as any).data['nats.conf'] as string
     const seconds = (key: string): number => Number(new RegExp(`${key}:\\s*(\\d+)s`).exec(config)?.[1])
     t.match(config, /pid_file: \/var\/run\/nats\/nats\.pid/)
