@@ -119,9 +119,9 @@ export class IncomingMessage {
     if (hadFocus) this.element.querySelector<HTMLElement>('.revealed')?.focus()
     else announce('Message opened.')
 
-    // Confirm only once the text has been painted: never on receipt or prefetch.
+    // Confirm only once the text has been painted: never on receipt or prefetch. Once the
+    // reader opened it and it was rendered, it counts as viewed even if they hid it at once.
     await nextPaint()
-    if (!this.element.isConnected) return
     try {
       await this.#session.viewed(this.id)
     } catch (error) {
