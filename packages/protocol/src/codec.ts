@@ -2,7 +2,7 @@
  * Compiled validators and the JSON codec used on both wires. Decoding never
  * throws: it returns the value or the error code to answer with.
  */
-import type { TSchema } from 'typebox'
+import type { Static, TSchema } from 'typebox'
 import Compile, { type Validator } from 'typebox/compile'
 import type { ErrorCode } from './errors.js'
 import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames.js'
@@ -60,8 +60,6 @@ export function codec<T extends TSchema> (schema: T, knownTypes?: readonly strin
     }
   }
 }
-
-type Static<T extends TSchema> = import('typebox').Static<T>
 
 /** JSON text of a frame or event. */
 export function encodeJson (value: unknown): string {

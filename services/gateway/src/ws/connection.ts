@@ -4,7 +4,7 @@
  * join are turned into their hashes at once and not kept.
  */
 import {
-  CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PROTOCOL_VERSION, RATE_LIMITS,
+  CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PATTERNS, PROTOCOL_VERSION, RATE_LIMITS,
   type ClientFrame, type ErrorCode, type ServerFrame
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
@@ -207,12 +207,14 @@ export class Connection implements RoomMember {
   }
 }
 
+const REF = new RegExp(PATTERNS.ref)
+
 /** The `ref` of a frame that failed validation, when it has a usable one, so the client can match the error. */
 function refOf (data: Buffer): string | undefined {
   try {
     const value = JSON.parse(data.toString('utf8')) as unknown
     const ref = typeof value === 'object' && value !== null ? (value as { ref?: unknown }).ref : undefined
-    return typeof ref === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(ref) ? ref : undefined
+    return typeof ref === 'string' && REF.test(ref) ? ref : undefined
   } catch {
     return undefined
   }

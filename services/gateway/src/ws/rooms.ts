@@ -4,7 +4,7 @@
  * counted) and delivers each event to the local members it concerns.
  */
 import type { Bus, Subscription } from '@ephemeral-chat/bus'
-import { codecs, PROTOCOL_VERSION, roomEventsSubject, type RoomEvent, type ServerFrame } from '@ephemeral-chat/protocol'
+import { codecs, encodeBytes, PROTOCOL_VERSION, roomEventsSubject, type RoomEvent, type ServerFrame } from '@ephemeral-chat/protocol'
 
 export interface RoomMember {
   readonly memberId: string
@@ -49,7 +49,7 @@ export class RoomRegistry {
 
   /** Publishes an event to every gateway with a member in the room (this one included). */
   publish (roomHash: string, event: RoomEvent): void {
-    this.bus.publish(roomEventsSubject(roomHash), new TextEncoder().encode(JSON.stringify(event)))
+    this.bus.publish(roomEventsSubject(roomHash), encodeBytes(event))
   }
 
   clear (): void {
