@@ -1,5 +1,5 @@
 import { MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, RATE_LIMITS } from '@ephemeral-chat/protocol'
-import { newMemberSecret } from '@ephemeral-chat/client'
+import { newMemberSecret, newMessageId, sealMessage } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
 import t from 'tap'
 import WebSocket from 'ws'
@@ -125,4 +125,40 @@ t.test('connections per address are capped in memory', async (t) => {
   t.match(await again.next(), { type: 'pong' }, 'a slot frees when a connection closes')
   b.socket.close()
   again.socket.close()
+})
+
+t.test('sends and typing notices beyond their per-connection rates are refused and dropped', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, gateway.wsUrl, keys)
+  const bob = await connectClient(t, gateway.wsUrl, keys)
+  const c = await raw(gateway)
+  c.send({ v: 1, type: 'join', ref: 'j', roomId: keys.roomId, memberSecret: alice.memberSecret })
+  await c.next((f) => f.type === 'joined')
+
+  const sends = RATE_LIMITS.send.burst + 5
+  for (let i = 0; i < sends; i++) {
+    const id = newMessageId()
+    const sealed = await sealMessage(keys, id, { text: `flood ${i}`, nick: '', sentAt: 1 })
+    c.send({ v: 1, type: 'send', ref: `s${i}`, id, iv: sealed.iv, ct: sealed.ct })
+  }
+  await waitFor('every send answered', () => c.frames.filter((f) => typeof f.ref === 'string' && f.ref.startsWith('s')).length === sends)
+  const limited = c.frames.filter((f) => f.code === 'rate-limited')
+  t.ok(limited.length >= 4, `${limited.length} sends over the burst are refused with rate-limited`)
+  const { n } = await d.db.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+  t.equal(Number(n), sends - limited.length, 'a refused send stores nothing')
+
+  // Few enough that, with the refused sends, the connection stays under its violation limit.
+  const notices = 12
+  for (let i = 0; i < notices; i++) c.send({ v: 1, type: 'typing', active: i % 2 === 0 })
+  c.send({ v: 1, type: 'ping', ref: 'after-typing' })
+  await c.next((f) => f.ref === 'after-typing')
+  await waitFor('typing within the rate reaches bob', () => bob.events.typing.length >= 1)
+  // Let any notice still on its way through NATS arrive before counting.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.ok(bob.events.typing.length <= RATE_LIMITS.typing.burst + 1, `only ${bob.events.typing.length} of ${notices} typing notices reach the others`)
+  t.notOk(c.frames.some((f) => f.type === 'error' && f.code === 'rate-limited' && f.ref === undefined), 'dropped typing notices are not answered with errors')
+  c.socket.close()
 })
