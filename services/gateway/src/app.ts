@@ -75,7 +75,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
       metrics.observe('upgrade', 'too-many-connections', 0)
       return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
     }
-    const connection = new Connection(socket, { vault, rooms, metrics, gatewayId })
+    const connection = new Connection(socket, { vault, rooms, metrics, gatewayId, rates: config.rates })
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)

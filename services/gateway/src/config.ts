@@ -1,6 +1,6 @@
 /** The gateway's configuration, read from the environment once and frozen. */
 import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
-import { DEFAULT_REQUEST_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, MAX_CONNECTIONS_PER_ADDRESS } from '@ephemeral-chat/protocol'
+import { DEFAULT_REQUEST_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, MAX_CONNECTIONS_PER_ADDRESS, RATE_LIMITS, type RateLimit } from '@ephemeral-chat/protocol'
 import { ConfigError, readBoolean, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
 import { fileURLToPath } from 'node:url'
 
@@ -15,6 +15,8 @@ export interface GatewayConfig {
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
   readonly trustProxy: boolean
   readonly maxConnectionsPerAddress: number
+  /** Per-connection token buckets (RATE_SEND, RATE_TYPING, RATE_REVEAL, RATE_CONTROL as `<per second>/<burst>`). */
+  readonly rates: Readonly<Record<RateName, RateLimit>>
   readonly requestTimeoutMs: number
   readonly heartbeatIntervalMs: number
   /** Interval of WebSocket pings; a socket that missed one pong is closed. */
@@ -23,6 +25,8 @@ export interface GatewayConfig {
   readonly webRoot: string
   readonly logLevel: LogLevel
 }
+
+export type RateName = keyof typeof RATE_LIMITS
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../../web/dist', import.meta.url))
 
@@ -39,12 +43,31 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
     allowedOrigins: Object.freeze(allowedOrigins),
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     maxConnectionsPerAddress: readInteger(env, 'MAX_CONNECTIONS_PER_ADDRESS', MAX_CONNECTIONS_PER_ADDRESS, { min: 1, max: 100_000 }),
+    rates: Object.freeze({
+      send: readRate(env, 'RATE_SEND', RATE_LIMITS.send),
+      typing: readRate(env, 'RATE_TYPING', RATE_LIMITS.typing),
+      reveal: readRate(env, 'RATE_REVEAL', RATE_LIMITS.reveal),
+      control: readRate(env, 'RATE_CONTROL', RATE_LIMITS.control)
+    }),
     requestTimeoutMs: readDuration(env, 'REQUEST_TIMEOUT', DEFAULT_REQUEST_TIMEOUT_MS, { minMs: 100, maxMs: 60_000 }),
     heartbeatIntervalMs: readDuration(env, 'HEARTBEAT_INTERVAL', HEARTBEAT_INTERVAL_MS, { minMs: 100, maxMs: 60_000 }),
     pingIntervalMs: readDuration(env, 'WS_PING_INTERVAL', 30_000, { minMs: 100, maxMs: 600_000 }),
     webRoot: readString(env, 'WEB_ROOT', DEFAULT_WEB_ROOT),
     logLevel: readLogLevel(env)
   })
+}
+
+/** A token bucket written `<per second>/<burst>`, e.g. `5/20`. */
+function readRate (env: Env, name: string, fallback: RateLimit): RateLimit {
+  const value = readString(env, name)
+  if (value === undefined) return fallback
+  const match = /^(\d+(?:\.\d+)?)\/(\d+)$/.exec(value)
+  const perSecond = Number(match?.[1])
+  const burst = Number(match?.[2])
+  if (match === null || perSecond <= 0 || perSecond > 1_000_000 || burst < 1 || burst > 1_000_000) {
+    throw new ConfigError(name, 'must be <per second>/<burst>, e.g. 5/20 (both positive, at most 1000000)')
+  }
+  return Object.freeze({ perSecond, burst })
 }
 
 function readSubjectPrefix (env: Env): string | undefined {

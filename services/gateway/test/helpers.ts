@@ -4,6 +4,7 @@
  * clients connected through real WebSockets.
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
+import { RATE_LIMITS } from '@ephemeral-chat/protocol'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
@@ -39,6 +40,7 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
     allowedOrigins: [],
     trustProxy: false,
     maxConnectionsPerAddress: 10_000,
+    rates: RATE_LIMITS,
     requestTimeoutMs: 2000,
     heartbeatIntervalMs: 1000,
     pingIntervalMs: 30_000,

@@ -4,12 +4,13 @@
  * join are turned into their hashes at once and not kept.
  */
 import {
-  CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PATTERNS, PROTOCOL_VERSION, RATE_LIMITS,
-  type ClientFrame, type ErrorCode, type ServerFrame
+  CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PATTERNS, PROTOCOL_VERSION,
+  type ClientFrame, type RateLimit, type ErrorCode, type ServerFrame
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 import { createHash } from 'node:crypto'
 import type { WebSocket } from 'ws'
+import type { RateName } from '../config.js'
 import type { VaultClient } from '../vault-client.js'
 import type { RoomMember, RoomRegistry } from './rooms.js'
 import { TokenBucket } from './token-bucket.js'
@@ -19,9 +20,8 @@ export interface ConnectionDeps {
   rooms: RoomRegistry
   metrics: ServiceMetrics
   gatewayId: string
+  rates: Readonly<Record<RateName, RateLimit>>
 }
-
-type RateName = keyof typeof RATE_LIMITS
 
 const RATE_OF: Record<ClientFrame['type'], RateName> = {
   send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control'
@@ -51,10 +51,10 @@ export class Connection implements RoomMember {
     this.#socket = socket
     this.#deps = deps
     this.#buckets = {
-      send: new TokenBucket(RATE_LIMITS.send),
-      typing: new TokenBucket(RATE_LIMITS.typing),
-      reveal: new TokenBucket(RATE_LIMITS.reveal),
-      control: new TokenBucket(RATE_LIMITS.control)
+      send: new TokenBucket(deps.rates.send),
+      typing: new TokenBucket(deps.rates.typing),
+      reveal: new TokenBucket(deps.rates.reveal),
+      control: new TokenBucket(deps.rates.control)
     }
     socket.on('message', (data, isBinary) => { void this.#receive(data as Buffer, isBinary) })
     socket.on('pong', () => { this.alive = true })
