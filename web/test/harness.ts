@@ -82,10 +82,11 @@ export async function deployment (t: TestLike): Promise<Deployment> {
 
   const startVault = async (): Promise<Vault> => {
     const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
-    const vaultDb = createDatabase(createPool({ ...database, maxConnections: 5 }))
+    const vaultPool = createPool({ ...database, maxConnections: 5 })
+    const vaultDb = createDatabase(vaultPool)
     const app = await buildVaultApp({
       config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: 60 * 60_000, sweepIntervalMs: 3_600_000 },
-      logger: silent, bus, db: vaultDb
+      logger: silent, bus, db: vaultDb, pool: vaultPool
     })
     await app.ready()
     await bus.ping()

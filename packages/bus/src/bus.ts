@@ -29,8 +29,12 @@ export interface BusLogger {
   warn (obj: object, msg: string): void
 }
 
-/** Answers one request; the returned bytes are the reply. A throw replies nothing (the requester times out), so handlers must catch and answer with an error payload themselves. */
-export type RequestHandler = (data: Uint8Array, subject: string) => Uint8Array | Promise<Uint8Array>
+/**
+ * Answers one request; the returned bytes are the reply. `undefined` sends no reply, for a request
+ * whose requester has already given up (its deadline passed). A throw replies nothing either (the
+ * requester times out), so handlers must catch and answer with an error payload themselves.
+ */
+export type RequestHandler = (data: Uint8Array, subject: string) => Uint8Array | undefined | Promise<Uint8Array | undefined>
 
 export type MessageHandler = (data: Uint8Array, subject: string) => void
 

@@ -107,7 +107,7 @@ class MemoryBus implements Bus {
   serve (subject: string, queue: string, handler: RequestHandler): Subscription {
     return this.#join(subject, checkQueue(queue), async (data, received, reply) => {
       const answer = await handler(data, received)
-      reply?.(answer)
+      if (answer !== undefined) reply?.(answer)
     })
   }
 

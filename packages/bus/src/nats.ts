@@ -161,7 +161,7 @@ class NatsBus implements Bus {
   async #answer (msg: Msg, handler: RequestHandler): Promise<void> {
     try {
       const reply = await handler(msg.data, msg.subject)
-      msg.respond(reply.slice())
+      if (reply !== undefined) msg.respond(reply.slice())
     } catch (err) {
       // Nothing is sent, so the requester times out; bus.ts asks handlers to answer their own failures.
       reportHandlerFailure(this.#logger, err)

@@ -256,4 +256,13 @@ export function busContract (t: Test, name: string, makeBus: () => Promise<Bus>)
     t.equal(codeOf(rejected), 'timeout')
     t.equal(text(await client.request(subject, bytes('fine'))), 'fine')
   })
+
+  void t.test(`${name}: a handler that returns nothing sends no reply and keeps serving`, async (t) => {
+    const [server, client] = [await open(t), await open(t)]
+    const subject = `${uniquePrefix()}.late`
+    server.serve(subject, 'late', (data) => text(data) === 'too late' ? undefined : data)
+    await server.ping()
+    t.equal(codeOf(await rejection(client.request(subject, bytes('too late'), { timeoutMs: 200 }))), 'timeout', 'the requester is left to time out')
+    t.equal(text(await client.request(subject, bytes('in time'))), 'in time')
+  })
 }

@@ -56,6 +56,8 @@ export const Bucket = Type.Enum(PADDING_BUCKETS)
 /** Unix time in milliseconds. */
 export const Timestamp = Type.Integer({ minimum: 0, maximum: 8.64e15 })
 export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })
+/** Milliseconds after which a refused request is worth trying again. */
+export const RetryAfter = Type.Integer({ minimum: 0, maximum: 60_000 })
 
 /** What a recipient sees before opening a message: no text, only its size class and expiry. */
 export const Card = Type.Object({

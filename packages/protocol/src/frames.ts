@@ -4,7 +4,7 @@
  */
 import Type from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, Iv, MemberId, MemberSecret, MessageId, Ref, RoomId, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, Count, Iv, MemberId, MemberSecret, MessageId, Ref, RetryAfter, RoomId, Timestamp, Version } from './fields.js'
 import { MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -59,11 +59,15 @@ export const PresenceFrame = Type.Object({ v: Version, type: Type.Literal('prese
 /** The member left: the answer to `leave`. */
 export const LeftFrame = Type.Object({ v: Version, type: Type.Literal('left'), ref }, closed)
 export const PongFrame = Type.Object({ v: Version, type: Type.Literal('pong'), ref }, closed)
-/** A request failed; `ref` and `id` say which, `message` is generic. The connection stays open. */
+/**
+ * A request failed; `ref` and `id` say which, `message` is generic. The connection stays open.
+ * With `unavailable`, `retryAfterMs` says when trying again is worthwhile.
+ */
 export const ErrorFrame = Type.Object({
   v: Version, type: Type.Literal('error'), ref, id: Type.Optional(MessageId),
   code: Type.Enum(ERROR_CODES),
-  message: Type.String({ maxLength: 200 })
+  message: Type.String({ maxLength: 200 }),
+  retryAfterMs: Type.Optional(RetryAfter)
 }, closed)
 
 export const ServerFrame = Type.Union([

@@ -4,25 +4,33 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, GatewayId, Iv, MemberId, MessageId, RoomHash, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, Count, GatewayId, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
 import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
 
 const closed = { additionalProperties: false } as const
 
-/** Every failed reply: a code from the closed union and its generic message. */
+/** Every failed reply: a code from the closed union, its generic message, and for `unavailable` when to try again. */
 export const FailedReply = Type.Object({
   v: Version, ok: Type.Literal(false),
   code: Type.Enum(ERROR_CODES),
-  message: Type.String({ maxLength: 200 })
+  message: Type.String({ maxLength: 200 }),
+  retryAfterMs: Type.Optional(RetryAfter)
 }, closed)
 export type FailedReply = Type.Static<typeof FailedReply>
+
+/**
+ * When the requester stops waiting (Unix ms). The vault drops a request whose deadline has
+ * passed before it costs anything and does not answer it. Without one the vault allows
+ * DEFAULT_REQUEST_TIMEOUT_MS from arrival.
+ */
+const deadline = Type.Optional(Timestamp)
 
 function reply<T extends Record<string, TSchema>> (fields: T) {
   return Type.Union([Type.Object({ v: Version, ok: Type.Literal(true), ...fields }, closed), FailedReply])
 }
 
 /** A member (re)enters a room through a gateway. The vault creates room and member as needed, assigns waiting messages to it, and returns its pending cards. */
-export const RoomJoinRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId }, closed)
+export const RoomJoinRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId }, closed)
 export const RoomJoinReply = reply({ members: Count, pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }) })
 
 /**
@@ -31,13 +39,13 @@ export const RoomJoinReply = reply({ members: Count, pending: Type.Array(Card, {
  * messages are dropped).
  */
 export const RoomLeaveRequest = Type.Object({
-  v: Version, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId,
+  v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId,
   mode: Type.Union([Type.Literal('disconnect'), Type.Literal('leave')])
 }, closed)
 export const RoomLeaveReply = reply({ members: Count })
 
 /** Store a sealed envelope from `memberId` for every other member of the room. Idempotent on `id`. */
-export const MessageStoreRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId, iv: Iv, ct: Ciphertext }, closed)
+export const MessageStoreRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, id: MessageId, iv: Iv, ct: Ciphertext }, closed)
 export const MessageStoreReply = reply({
   recipients: Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }),
   bucket: Bucket,
@@ -47,11 +55,11 @@ export const MessageStoreReply = reply({
 })
 
 /** A recipient asks for an envelope it has not yet viewed. */
-export const MessageFetchRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
+export const MessageFetchRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
 export const MessageFetchReply = reply({ iv: Iv, ct: Ciphertext })
 
 /** A recipient confirms it viewed a message. Repeating it is harmless. */
-export const MessageAckRequest = Type.Object({ v: Version, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
+export const MessageAckRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, id: MessageId }, closed)
 export const MessageAckReply = reply({
   /** Recipients that have not yet viewed it. */
   remaining: Count,

@@ -9,9 +9,9 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 
-export type VaultResult<T> = ({ ok: true } & T) | { ok: false, code: ErrorCode }
+export type VaultResult<T> = ({ ok: true } & T) | { ok: false, code: ErrorCode, retryAfterMs?: number }
 
-type Body<T> = Omit<T, 'v'>
+type Body<T> = Omit<T, 'v' | 'deadline'>
 type Success<R> = Omit<Extract<R, { ok: true }>, 'v' | 'ok'>
 
 export interface VaultClient {
@@ -28,7 +28,8 @@ export function createVaultClient (bus: Bus, metrics: ServiceMetrics, timeoutMs:
     const started = process.hrtime.bigint()
     let result: VaultResult<Success<R>>
     try {
-      const bytes = await bus.request(subject, encodeBytes({ v: PROTOCOL_VERSION, ...body }), { timeoutMs })
+      // The deadline travels with the request: a vault that gets to it later drops it unanswered.
+      const bytes = await bus.request(subject, encodeBytes({ v: PROTOCOL_VERSION, deadline: Date.now() + timeoutMs, ...body }), { timeoutMs })
       const decoded = codec.decode(bytes)
       if (!decoded.ok) {
         result = { ok: false, code: 'internal' }

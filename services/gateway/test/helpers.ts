@@ -61,10 +61,11 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number 
     prefix, database, db,
     async startVault () {
       const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
-      const vaultDb = createDatabase(createPool({ ...database, maxConnections: 10 }))
+      const vaultPool = createPool({ ...database, maxConnections: 10 })
+      const vaultDb = createDatabase(vaultPool)
       const app = await buildVaultApp({
         config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: options.messageTtlMs ?? 60_000, sweepIntervalMs: 3_600_000 },
-        logger: silent, bus, db: vaultDb
+        logger: silent, bus, db: vaultDb, pool: vaultPool
       })
       await app.ready()
       await bus.ping()

@@ -78,7 +78,8 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
     }
     const vaultConfig = loadVaultConfig({ ...env, ...databaseEnv, ENCRYPTION_KEY: encryptionKey })
     await ensureDatabase(vaultConfig.database)
-    const db = createDatabase(createPool(vaultConfig.database))
+    const pool = createPool(vaultConfig.database)
+    const db = createDatabase(pool)
     cleanups.push(async () => { await db.destroy() })
     const migrated = await migrateToLatest(db)
     if (migrated.error !== undefined) throw new StartError('the database migration failed')
@@ -93,7 +94,7 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
     }
     cleanups.push(async () => { await bus.close() })
 
-    const vault: FastifyInstance = await buildVaultApp({ config: vaultConfig, logger, bus, db })
+    const vault: FastifyInstance = await buildVaultApp({ config: vaultConfig, logger, bus, db, pool })
     cleanups.push(async () => { await vault.close() })
     await vault.ready()
     const gateway = await buildGatewayApp({ config: gatewayConfig, logger, bus })

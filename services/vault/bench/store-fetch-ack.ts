@@ -93,7 +93,8 @@ function report (results: readonly PhaseResult[]): void {
 
 async function main (): Promise<number> {
   const database = await createTestDatabase()
-  const db = createDatabase(createPool({ ...database, maxConnections: 10 }))
+  const pool = createPool({ ...database, maxConnections: 10 })
+  const db = createDatabase(pool)
   const prefix = randomPrefix()
   let vaultBus: Bus | undefined
   let requester: Bus | undefined
@@ -107,7 +108,8 @@ async function main (): Promise<number> {
       config: { encryptionKey: randomBytes(32), retiredKeys: [], messageTtlMs: 3_600_000, sweepIntervalMs: 3_600_000 },
       logger: pino({ level: 'silent' }),
       bus: vaultBus,
-      db
+      db,
+      pool
     })
     await app.ready()
     const bus = requester

@@ -2,21 +2,24 @@
  * The vault: the only holder of the database and the at-rest key. Its work
  * arrives over the bus; HTTP serves only health and metrics.
  */
-import type { Bus, Subscription } from '@ephemeral-chat/bus'
+import type { Bus } from '@ephemeral-chat/bus'
 import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
-import type { VaultConfig } from './config.js'
+import { DEFAULT_BATCH, type VaultConfig } from './config.js'
+import type { Queryable } from './db/statements.js'
 import type { Database } from './db/schema.js'
-import { registerVaultHandlers } from './handlers/index.js'
+import { registerVaultHandlers, type VaultHandlers } from './handlers/index.js'
 import { createSweeper, type Sweeper } from './sweeper.js'
 
 export interface VaultDeps {
-  config: Pick<VaultConfig, 'encryptionKey' | 'retiredKeys' | 'messageTtlMs' | 'sweepIntervalMs'>
+  config: Pick<VaultConfig, 'encryptionKey' | 'retiredKeys' | 'messageTtlMs' | 'sweepIntervalMs'> & Partial<Pick<VaultConfig, 'batch'>>
   logger: FastifyBaseLogger
   bus: Bus
   db: Kysely<Database>
+  /** The pool behind `db`: the message path runs prepared statements on it directly. */
+  pool: Queryable
   /** Defaults to a fresh registry; pass one to share it with a co-hosted service. */
   metrics?: ServiceMetrics
 }
@@ -36,17 +39,23 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
   const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
   app.decorate('sweeper', sweeper)
 
-  let subscriptions: Subscription[] = []
+  let handlers: VaultHandlers | undefined
   let closing = false
+  metrics.gauge('queued_requests', 'Requests waiting for a batch slot, all operations', () =>
+    [...handlers?.batchers.values() ?? []].reduce((sum, batcher) => sum + batcher.queued, 0))
 
   app.addHook('onReady', async () => {
-    subscriptions = registerVaultHandlers({ bus: deps.bus, db: deps.db, cipher, metrics, logger: deps.logger, messageTtlMs: deps.config.messageTtlMs })
+    handlers = registerVaultHandlers({
+      bus: deps.bus, pool: deps.pool, cipher, metrics, logger: deps.logger,
+      messageTtlMs: deps.config.messageTtlMs, batch: deps.config.batch ?? DEFAULT_BATCH
+    })
     sweeper.start()
   })
   app.addHook('preClose', async () => {
-    // Stop taking new requests first; in-flight ones finish before the bus drains.
+    // Stop taking new requests first; queued and running ones finish before the bus drains.
     closing = true
-    for (const subscription of subscriptions) subscription.unsubscribe()
+    for (const subscription of handlers?.subscriptions ?? []) subscription.unsubscribe()
+    await Promise.all([...handlers?.batchers.values() ?? []].map(async (batcher) => batcher.drained()))
     await sweeper.stop()
   })
 

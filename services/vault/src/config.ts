@@ -2,6 +2,7 @@
 import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
 import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
 import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
+import type { BatcherOptions } from './batch.js'
 import type { DatabaseConfig } from './db/database.js'
 
 export interface VaultConfig {
@@ -17,11 +18,25 @@ export interface VaultConfig {
   readonly retiredKeys: readonly Buffer[]
   readonly messageTtlMs: number
   readonly sweepIntervalMs: number
+  /** Group commit and admission, per operation of the message path. */
+  readonly batch: BatcherOptions
   readonly logLevel: LogLevel
 }
 
 export const DEFAULT_VAULT_PORT = 3001
 export const DEFAULT_DATABASE = 'ephemeral_chat'
+
+export const DEFAULT_BATCH: BatcherOptions = Object.freeze({ maxItems: 256, concurrency: 2, maxQueued: 2000, windowMs: 0 })
+
+/** How requests are grouped into statements and how many may wait (BATCH_MAX, BATCH_CONCURRENCY, QUEUE_LIMIT, BATCH_WINDOW). */
+export function loadBatchConfig (env: Env): BatcherOptions {
+  return Object.freeze({
+    maxItems: readInteger(env, 'BATCH_MAX', DEFAULT_BATCH.maxItems, { min: 1, max: 10_000 }),
+    concurrency: readInteger(env, 'BATCH_CONCURRENCY', DEFAULT_BATCH.concurrency, { min: 1, max: 100 }),
+    maxQueued: readInteger(env, 'QUEUE_LIMIT', DEFAULT_BATCH.maxQueued, { min: 1, max: 1_000_000 }),
+    windowMs: readDuration(env, 'BATCH_WINDOW', DEFAULT_BATCH.windowMs, { minMs: 0, maxMs: 100 })
+  })
+}
 
 /** Database settings alone (the migrate command needs nothing else). */
 export function loadDatabaseConfig (env: Env): DatabaseConfig {
@@ -49,6 +64,7 @@ export function loadVaultConfig (env: Env): VaultConfig {
     retiredKeys: Object.freeze(readList(env, 'ENCRYPTION_KEYS_RETIRED').map((value) => parseHexKey('ENCRYPTION_KEYS_RETIRED', value))),
     messageTtlMs: readDuration(env, 'MESSAGE_TTL', DEFAULT_MESSAGE_TTL_MS, { minMs: 1000, maxMs: 30 * 86_400_000 }),
     sweepIntervalMs: readDuration(env, 'SWEEP_INTERVAL', 30_000, { minMs: 100, maxMs: 3_600_000 }),
+    batch: loadBatchConfig(env),
     logLevel: readLogLevel(env)
   })
 }

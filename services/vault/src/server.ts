@@ -15,8 +15,9 @@ const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logg
   return process.exit(1)
 })
 const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
-const db = createDatabase(createPool(config.database))
-const app = await buildVaultApp({ config, logger, bus, db })
+const pool = createPool(config.database)
+const db = createDatabase(pool)
+const app = await buildVaultApp({ config, logger, bus, db, pool })
 await app.listen({ host: config.host, port: config.port })
 
 let stopping = false

@@ -57,7 +57,8 @@ export async function harness (t: TestLike): Promise<Harness> {
     prefix, database, db, bus,
     async startVault (options = {}) {
       const vaultBus = withSubjectPrefix(await connectTestBus('vault-test'), prefix)
-      const vaultDb = createDatabase(createPool({ ...database, maxConnections: 10 }))
+      const vaultPool = createPool({ ...database, maxConnections: 10 })
+      const vaultDb = createDatabase(vaultPool)
       const app = await buildVaultApp({
         config: {
           encryptionKey: options.encryptionKey ?? KEY_1,
@@ -65,7 +66,7 @@ export async function harness (t: TestLike): Promise<Harness> {
           messageTtlMs: options.messageTtlMs ?? 60_000,
           sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000
         },
-        logger: options.logger ?? logger, bus: vaultBus, db: vaultDb
+        logger: options.logger ?? logger, bus: vaultBus, db: vaultDb, pool: vaultPool
       })
       await app.ready()
       await vaultBus.ping()

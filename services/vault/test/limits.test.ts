@@ -32,7 +32,6 @@ t.test(`a room stores ${MAX_PENDING_MESSAGES_PER_ROOM} messages; the next is ref
   const refused = newMessageId()
   t.match(await api.store(room, alice, refused), { ok: false, code: 'room-busy' })
   t.equal(await countRows(h.db, 'messages'), MAX_PENDING_MESSAGES_PER_ROOM, 'no message row for the refused one')
-  t.equal(await countRows(h.db, 'message_recipients'), MAX_PENDING_MESSAGES_PER_ROOM, 'and no recipient row')
   const first = ids[0] ?? ''
   await api.fetch(room, bob, first)
   t.match(await api.ack(room, bob, first), { ok: true, gone: true })

@@ -101,8 +101,11 @@ export class Connection implements RoomMember {
     }
   }
 
-  #fail (code: ErrorCode, ref: string | undefined, id?: string): void {
-    this.deliver({ v: PROTOCOL_VERSION, type: 'error', ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }), code, message: errorMessage(code) })
+  #fail (code: ErrorCode, ref: string | undefined, id?: string, retryAfterMs?: number): void {
+    this.deliver({
+      v: PROTOCOL_VERSION, type: 'error', ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { id }),
+      code, message: errorMessage(code), ...(retryAfterMs === undefined ? {} : { retryAfterMs })
+    })
   }
 
   /** Counts a bad frame or rate overrun; too many closes the connection with 1008. */
@@ -133,7 +136,7 @@ export class Connection implements RoomMember {
   async #handle (frame: ClientFrame): Promise<string> {
     const ref = 'ref' in frame ? frame.ref : undefined
     const v = PROTOCOL_VERSION
-    const answer = (code: ErrorCode, id?: string): string => { this.#fail(code, ref, id); return code }
+    const answer = (code: ErrorCode, id?: string, retryAfterMs?: number): string => { this.#fail(code, ref, id, retryAfterMs); return code }
 
     if (frame.type === 'ping') {
       this.deliver({ v, type: 'pong', ...(ref === undefined ? {} : { ref }) })
@@ -149,22 +152,21 @@ export class Connection implements RoomMember {
 
     switch (frame.type) {
       case 'send': {
+        // The vault announces the card to the room itself once the message is stored.
         const stored = await this.#deps.vault.store({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
-        if (!stored.ok) return answer(stored.code, frame.id)
-        // Published on every (re)send: if an earlier attempt stored it but never announced it, this one does.
-        this.#deps.rooms.publish(room.roomHash, { v, type: 'message', id: frame.id, from: room.memberId, recipients: stored.recipients, bucket: stored.bucket, expiresAt: stored.expiresAt })
+        if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
         this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt })
         return 'ok'
       }
       case 'reveal': {
         const fetched = await this.#deps.vault.fetch({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
-        if (!fetched.ok) return answer(fetched.code, frame.id)
+        if (!fetched.ok) return answer(fetched.code, frame.id, fetched.retryAfterMs)
         this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.iv, ct: fetched.ct })
         return 'ok'
       }
       case 'viewed': {
         const acked = await this.#deps.vault.ack({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
-        if (!acked.ok) return answer(acked.code, frame.id)
+        if (!acked.ok) return answer(acked.code, frame.id, acked.retryAfterMs)
         this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.remaining })
         return 'ok'
       }
@@ -194,7 +196,7 @@ export class Connection implements RoomMember {
     if (!joined.ok) {
       this.#deps.rooms.remove(roomHash, this)
       this.#room = undefined
-      this.#fail(joined.code, ref)
+      this.#fail(joined.code, ref, undefined, joined.retryAfterMs)
       return joined.code
     }
     if (this.#room === undefined) {

@@ -42,13 +42,10 @@ export interface MessagesTable {
   expires_at: ColumnType<Date, Date | string, Date | string>
   /** True while nobody else was in the room to receive it: the next member to join becomes its recipient. */
   waiting: boolean
-}
-
-export interface MessageRecipientsTable {
-  message_id: string
-  member_id: string
-  /** Set when the recipient confirmed viewing; the row goes with the message once every recipient has. */
-  viewed: ColumnType<boolean, boolean | undefined, boolean>
+  /** Member ids it was addressed to (members who left the room for good are removed). */
+  recipients: string[]
+  /** Recipients that have not confirmed viewing it; the row is deleted with the last one. */
+  unviewed: string[]
 }
 
 export interface Database {
@@ -57,7 +54,6 @@ export interface Database {
   presence: PresenceTable
   gateways: GatewaysTable
   messages: MessagesTable
-  message_recipients: MessageRecipientsTable
 }
 
 export type MessageRow = Selectable<MessagesTable>

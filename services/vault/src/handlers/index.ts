@@ -1,59 +1,129 @@
-/** The vault's NATS API: one handler per `vault.v1.*` subject, in queue group `vault`. */
+/**
+ * The vault's NATS API: one handler per `vault.v1.*` subject, in queue group
+ * `vault`. Each operation of the message path queues into its own batcher; a
+ * batch is one statement, and the room events it causes are published once it
+ * has committed (a card for every stored message, even one whose requester has
+ * stopped waiting, so no stored message goes unannounced).
+ */
 import type { Subscription } from '@ephemeral-chat/bus'
 import { codecs, VAULT_SUBJECTS } from '@ephemeral-chat/protocol'
-import type { Kysely } from 'kysely'
 import type { AtRestCipher } from '../at-rest.js'
-import type { Database } from '../db/schema.js'
+import { Batcher, type BatcherOptions } from '../batch.js'
+import type { Queryable } from '../db/statements.js'
 import { publishRoomEvent } from '../events.js'
-import { ackMessage, fetchMessage, storeMessage } from '../queries/messages.js'
-import { success } from '../queries/result.js'
-import { joinRoom, leaveRoom, touchGateway } from '../queries/rooms.js'
+import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
+import { failure, success, type Outcome } from '../queries/result.js'
+import { joinRooms, leaveRooms, touchGateway, type Joined, type Left } from '../queries/rooms.js'
+import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
 export interface VaultHandlerDeps extends HandlerContext {
-  db: Kysely<Database>
+  pool: Queryable
   cipher: AtRestCipher
   messageTtlMs: number
+  batch: BatcherOptions
 }
 
-export function registerVaultHandlers (deps: VaultHandlerDeps): Subscription[] {
-  const { bus, db, cipher } = deps
-  return [
-    serve(deps, 'room.join', VAULT_SUBJECTS.roomJoin, codecs.roomJoinRequest, async (request) => {
-      const result = await joinRoom(db, request.roomHash, request.memberId, request.gatewayId)
-      if (result.ok) publishRoomEvent(bus, request.roomHash, { type: 'presence', members: result.value.members })
-      return result
-    }, (joined) => joined),
+/** What the app needs of a batcher: its queue length (metrics) and when it is idle (shutdown). */
+export interface BatchQueue {
+  readonly queued: number
+  drained (): Promise<void>
+}
 
-    serve(deps, 'room.leave', VAULT_SUBJECTS.roomLeave, codecs.roomLeaveRequest, async (request) => {
-      const result = await leaveRoom(db, request.roomHash, request.memberId, request.gatewayId, request.mode)
-      if (result.ok) {
-        for (const id of result.value.gone) publishRoomEvent(bus, request.roomHash, { type: 'gone', id, reason: 'left' })
-        publishRoomEvent(bus, request.roomHash, { type: 'presence', members: result.value.members })
-      }
-      return result
-    }, (left) => ({ members: left.members })),
+export interface VaultHandlers {
+  subscriptions: Subscription[]
+  batchers: ReadonlyMap<string, BatchQueue>
+}
+
+/** A failed batch is split to isolate one bad request when PostgreSQL refused the statement, not when the connection failed. */
+function splittable (error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined
+  return typeof code === 'string' && !/^(08|53|57P)/.test(code)
+}
+
+export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
+  const { bus, pool, cipher } = deps
+  const batcher = <Item, Result>(run: (items: Item[]) => Promise<Result[]>): Batcher<Item, Result> => new Batcher(run, deps.batch, splittable)
+
+  const stores = batcher(async (items: StoreItem[]) => {
+    const results = await storeMessages(pool, cipher, deps.messageTtlMs, items)
+    results.forEach((result, index) => {
+      const { request } = items[index] as StoreItem
+      // Announced on every (re)send too: if an earlier attempt stored it but its card was lost, this one delivers it.
+      if (result.ok) publishRoomEvent(bus, request.roomHash, { type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt })
+    })
+    return results
+  })
+
+  const fetches = batcher(async (requests: MessageFetchRequest[]) => fetchMessages(pool, cipher, requests))
+
+  const acks = batcher(async (requests: MessageAckRequest[]) => {
+    const results = await ackMessages(pool, requests)
+    results.forEach((result, index) => {
+      const request = requests[index] as MessageAckRequest
+      if (!result.ok || !result.value.changed) return
+      publishRoomEvent(bus, request.roomHash, { type: 'viewed', id: request.id, to: result.value.sender, remaining: result.value.remaining })
+      if (result.value.gone) publishRoomEvent(bus, request.roomHash, { type: 'gone', id: request.id, reason: 'viewed' })
+    })
+    return results
+  })
+
+  const joins = batcher(async (requests: RoomJoinRequest[]) => {
+    const results = await joinRooms(pool, requests)
+    publishPresence(requests, results)
+    return results
+  })
+
+  const leaves = batcher(async (requests: RoomLeaveRequest[]) => {
+    const results = await leaveRooms(pool, requests)
+    results.forEach((result, index) => {
+      const request = requests[index] as RoomLeaveRequest
+      if (result.ok) for (const id of result.value.gone) publishRoomEvent(bus, request.roomHash, { type: 'gone', id, reason: 'left' })
+    })
+    publishPresence(requests, results)
+    return results
+  })
+
+  /** One presence event per room of a batch, with the count after its last change. */
+  function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Outcome<{ members: number }>>): void {
+    const counts = new Map<string, number>()
+    results.forEach((result, index) => {
+      if (result.ok) counts.set((requests[index] as { roomHash: string }).roomHash, result.value.members)
+    })
+    for (const [roomHash, members] of counts) publishRoomEvent(bus, roomHash, { type: 'presence', members })
+  }
+
+  const subscriptions = [
+    serve(deps, 'room.join', VAULT_SUBJECTS.roomJoin, codecs.roomJoinRequest,
+      async (request, deadline): Promise<Outcome<Joined>> => joins.submit(request, deadline),
+      (joined) => joined),
+
+    serve(deps, 'room.leave', VAULT_SUBJECTS.roomLeave, codecs.roomLeaveRequest,
+      async (request, deadline): Promise<Outcome<Left>> => leaves.submit(request, deadline),
+      (left) => ({ members: left.members })),
 
     serve(deps, 'message.store', VAULT_SUBJECTS.messageStore, codecs.messageStoreRequest,
-      async (request) => storeMessage(db, cipher, deps.messageTtlMs, request),
+      async (request, deadline): Promise<Outcome<Stored>> => {
+        const item = storeItem(request)
+        return item === undefined ? failure('too-large') : stores.submit(item, deadline)
+      },
       (stored) => stored),
 
     serve(deps, 'message.fetch', VAULT_SUBJECTS.messageFetch, codecs.messageFetchRequest,
-      async (request) => fetchMessage(db, cipher, request),
+      async (request, deadline): Promise<Outcome<Fetched>> => fetches.submit(request, deadline),
       (fetched) => fetched),
 
-    serve(deps, 'message.ack', VAULT_SUBJECTS.messageAck, codecs.messageAckRequest, async (request) => {
-      const result = await ackMessage(db, request)
-      if (result.ok && result.value.changed) {
-        publishRoomEvent(bus, request.roomHash, { type: 'viewed', id: request.id, to: result.value.sender, remaining: result.value.remaining })
-        if (result.value.gone) publishRoomEvent(bus, request.roomHash, { type: 'gone', id: request.id, reason: 'viewed' })
-      }
-      return result
-    }, (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
+    serve(deps, 'message.ack', VAULT_SUBJECTS.messageAck, codecs.messageAckRequest,
+      async (request, deadline): Promise<Outcome<Acked>> => acks.submit(request, deadline),
+      (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
     serve(deps, 'gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, codecs.gatewayHeartbeatRequest, async (request) => {
-      await touchGateway(db, request.gatewayId)
+      await touchGateway(pool, request.gatewayId)
       return success({})
     }, () => ({}))
   ]
+  const batchers = new Map<string, BatchQueue>([
+    ['message.store', stores], ['message.fetch', fetches], ['message.ack', acks], ['room.join', joins], ['room.leave', leaves]
+  ])
+  return { subscriptions, batchers }
 }

@@ -1,13 +1,19 @@
 /**
- * Wraps every vault handler the same way: bounded input, schema validation, a
- * reply for every outcome (an error code and its generic message on failure,
- * never a stack or payload), a latency observation, and a log line that names
- * only the operation and the error class.
+ * Wraps every vault handler the same way: bounded input, schema validation, the
+ * request's deadline (a request already late is dropped unanswered before it
+ * costs anything), a reply for every other outcome (an error code and its
+ * generic message on failure, never a stack or payload; `unavailable` with a
+ * retry hint when the vault is at capacity), a latency observation, and a log
+ * line that names only the operation and the error class.
  */
 import type { Bus, Subscription } from '@ephemeral-chat/bus'
-import { encodeBytes, errorMessage, MAX_BUS_PAYLOAD_BYTES, PROTOCOL_VERSION, VAULT_QUEUE_GROUP, type Codec, type ErrorCode } from '@ephemeral-chat/protocol'
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS, encodeBytes, errorMessage, MAX_BUS_PAYLOAD_BYTES, PROTOCOL_VERSION, VAULT_QUEUE_GROUP,
+  type Codec, type ErrorCode
+} from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 import type { FastifyBaseLogger } from 'fastify'
+import { Expired, Overloaded } from '../batch.js'
 import type { Outcome } from '../queries/result.js'
 
 export interface HandlerContext {
@@ -16,38 +22,51 @@ export interface HandlerContext {
   logger: FastifyBaseLogger
 }
 
-function failed (code: ErrorCode): Uint8Array {
-  return encodeBytes({ v: PROTOCOL_VERSION, ok: false, code, message: errorMessage(code) })
+function failed (code: ErrorCode, retryAfterMs?: number): Uint8Array {
+  return encodeBytes({ v: PROTOCOL_VERSION, ok: false, code, message: errorMessage(code), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) })
 }
 
-export function serve<Request, Value> (
+export function serve<Request extends object, Value> (
   context: HandlerContext,
   operation: string,
   subject: string,
   codec: Codec<Request>,
-  handle: (request: Request) => Promise<Outcome<Value>>,
+  handle: (request: Request, deadline: number) => Promise<Outcome<Value>>,
   toReply: (value: Value) => object
 ): Subscription {
   return context.bus.serve(subject, VAULT_QUEUE_GROUP, async (data) => {
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     let outcome: string
-    let reply: Uint8Array
+    let reply: Uint8Array | undefined
     try {
       const decoded = codec.decode(data, MAX_BUS_PAYLOAD_BYTES)
       if (!decoded.ok) {
         outcome = decoded.code
         reply = failed(decoded.code)
       } else {
-        const result = await handle(decoded.value)
+        const now = Date.now()
+        // Clocks of gateways and vaults agree (NTP); a deadline far ahead is held to the longest wait anyone allows.
+        const requested = (decoded.value as { deadline?: number }).deadline
+        const deadline = Math.min(requested ?? now + DEFAULT_REQUEST_TIMEOUT_MS, now + 60_000)
+        if (deadline <= now) throw new Expired()
+        const result = await handle(decoded.value, deadline)
         outcome = result.ok ? 'ok' : result.code
         reply = result.ok ? encodeBytes({ v: PROTOCOL_VERSION, ok: true, ...toReply(result.value) }) : failed(result.code)
       }
     } catch (error) {
-      outcome = 'internal'
-      context.logger.warn({ operation, error: error instanceof Error ? error.name : 'unknown' }, 'vault operation failed')
-      reply = failed('internal')
+      if (error instanceof Expired) {
+        outcome = 'expired'
+        reply = undefined
+      } else if (error instanceof Overloaded) {
+        outcome = 'overloaded'
+        reply = failed('unavailable', error.retryAfterMs)
+      } else {
+        outcome = 'internal'
+        context.logger.warn({ operation, error: error instanceof Error ? error.name : 'unknown' }, 'vault operation failed')
+        reply = failed('internal')
+      }
     }
-    context.metrics.observe(operation, outcome, Number(process.hrtime.bigint() - started) / 1e9)
+    context.metrics.observe(operation, outcome, (performance.now() - started) / 1000)
     return reply
   })
 }

@@ -1,16 +1,15 @@
 /**
- * The message lifecycle of DESIGN §4: store (idempotent on the id), fetch by a
- * recipient, and ack, which deletes the row with its last recipient in the same
- * transaction.
+ * The message lifecycle (docs: store idempotent on the id within its room, fetch
+ * by a recipient, ack deleting the row with its last recipient in the same
+ * transaction), each for a whole batch of requests in one statement.
  */
-import { bucketOfCiphertext, MAX_PENDING_MESSAGES_PER_ROOM, type MessageAckRequest, type MessageFetchRequest, type MessageStoreRequest, type PaddingBucket } from '@ephemeral-chat/protocol'
-import { sql, type Kysely } from 'kysely'
+import {
+  bucketOfCiphertext, GCM_IV_BYTES, MAX_PENDING_MESSAGES_PER_ROOM, type MessageAckRequest, type MessageFetchRequest,
+  type MessageStoreRequest, type PaddingBucket
+} from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
-import type { Database } from '../db/schema.js'
+import { ACK, byOrd, FETCH, run, STORE, type Queryable } from '../db/statements.js'
 import { failure, success, type Outcome } from './result.js'
-import { lockRoom } from './rooms.js'
-
-const IV_BYTES = 12
 
 /** The bytes the at-rest layer binds a row to. */
 function binding (id: string, roomHash: string): [Buffer, Buffer] {
@@ -24,64 +23,51 @@ export interface Stored {
   duplicate: boolean
 }
 
-
-function isUniqueViolation (error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505'
+/** A store request whose envelope has a padding bucket's size (checked before it queues). */
+export interface StoreItem {
+  request: MessageStoreRequest
+  envelope: Buffer
+  bucket: PaddingBucket
 }
 
-export async function storeMessage (db: Kysely<Database>, cipher: AtRestCipher, ttlMs: number, request: MessageStoreRequest): Promise<Outcome<Stored>> {
-  const iv = Buffer.from(request.iv, 'base64url')
+/** The envelope (IV ‖ ciphertext) and its bucket, or undefined when the ciphertext fits no bucket exactly. */
+export function storeItem (request: MessageStoreRequest): StoreItem | undefined {
   const ct = Buffer.from(request.ct, 'base64url')
   const bucket = bucketOfCiphertext(ct.length)
-  if (bucket === undefined) return failure('too-large')
-  const envelope = Buffer.concat([iv, ct])
-  const [messageId, roomHash] = binding(request.id, request.roomHash)
+  if (bucket === undefined) return undefined
+  return { request, envelope: Buffer.concat([Buffer.from(request.iv, 'base64url'), ct]), bucket }
+}
 
-  try {
-    return await db.transaction().execute(async (trx): Promise<Outcome<Stored>> => {
-      if (!await lockRoom(trx, request.roomHash)) return failure('not-joined')
-      const sender = await trx.selectFrom('members').select('member_id')
-        .where('room_hash', '=', request.roomHash).where('member_id', '=', request.memberId).executeTakeFirst()
-      if (sender === undefined) return failure('not-joined')
-
-      const existing = await trx.selectFrom('messages').selectAll().where('id', '=', request.id).executeTakeFirst()
-      if (existing !== undefined) {
-        // A resend of the same id must be the same message from the same sender in the same room.
-        if (existing.room_hash !== request.roomHash || existing.sender_id !== request.memberId) return failure('conflict')
-        const stored = cipher.open(messageId, roomHash, { keyId: existing.key_id, sealed: existing.sealed })
-        if (!stored.equals(envelope)) return failure('conflict')
-        const recipients = await trx.selectFrom('message_recipients').select('member_id').where('message_id', '=', request.id).execute()
-        return success({ recipients: recipients.map((r) => r.member_id), bucket: existing.bucket as PaddingBucket, expiresAt: existing.expires_at.getTime(), duplicate: true })
+export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs: number, items: readonly StoreItem[]): Promise<Array<Outcome<Stored>>> {
+  const sealed = items.map(({ request, envelope }) => cipher.seal(...binding(request.id, request.roomHash), envelope))
+  const rows = byOrd(await run(db, STORE, [
+    items.map((item) => item.request.roomHash),
+    items.map((item) => item.request.memberId),
+    items.map((item) => item.request.id),
+    sealed.map((s) => s.sealed),
+    sealed.map((s) => s.keyId),
+    items.map((item) => item.bucket),
+    ttlMs,
+    MAX_PENDING_MESSAGES_PER_ROOM
+  ]), items.length)
+  return items.map((item, index): Outcome<Stored> => {
+    const row = rows[index]
+    if (row === undefined) throw new Error('vault_store returned no row for a request')
+    switch (row.outcome) {
+      case 'not-joined':
+      case 'room-busy':
+        return failure(row.outcome)
+      case 'stored':
+        return success({ recipients: row.recipient_ids ?? [], bucket: item.bucket, expiresAt: Number(row.expires), duplicate: false })
+      case 'duplicate': {
+        // A resend of the same id must be the same message from the same sender.
+        if (row.stored_sender !== item.request.memberId || row.stored_sealed === null || row.stored_key_id === null) return failure('conflict')
+        const stored = cipher.open(...binding(item.request.id, item.request.roomHash), { keyId: row.stored_key_id, sealed: row.stored_sealed })
+        if (!stored.equals(item.envelope)) return failure('conflict')
+        return success({ recipients: row.recipient_ids ?? [], bucket: row.stored_bucket as PaddingBucket, expiresAt: Number(row.expires), duplicate: true })
       }
-
-      const { count } = await trx.selectFrom('messages').select((eb) => eb.fn.countAll<string>().as('count'))
-        .where('room_hash', '=', request.roomHash).executeTakeFirstOrThrow()
-      if (Number(count) >= MAX_PENDING_MESSAGES_PER_ROOM) return failure('room-busy')
-
-      const members = await trx.selectFrom('members').select('member_id')
-        .where('room_hash', '=', request.roomHash).where('member_id', '<>', request.memberId).execute()
-      const recipients = members.map((m) => m.member_id)
-      const sealed = cipher.seal(messageId, roomHash, envelope)
-      const inserted = await trx.insertInto('messages').values({
-        id: request.id,
-        room_hash: request.roomHash,
-        sender_id: request.memberId,
-        sealed: sealed.sealed,
-        key_id: sealed.keyId,
-        bucket,
-        expires_at: sql<Date>`now() + ${ttlMs} * interval '1 millisecond'`,
-        waiting: recipients.length === 0
-      }).returning('expires_at').executeTakeFirstOrThrow()
-      if (recipients.length > 0) {
-        await trx.insertInto('message_recipients').values(recipients.map((member_id) => ({ message_id: request.id, member_id }))).execute()
-      }
-      return success({ recipients, bucket, expiresAt: inserted.expires_at.getTime(), duplicate: false })
-    })
-  } catch (error) {
-    // The same id was stored at the same moment in another room: one of them wins, the other is a conflict.
-    if (isUniqueViolation(error)) return failure('conflict')
-    throw error
-  }
+    }
+  })
 }
 
 export interface Fetched {
@@ -89,25 +75,23 @@ export interface Fetched {
   ct: string
 }
 
-export async function fetchMessage (db: Kysely<Database>, cipher: AtRestCipher, request: MessageFetchRequest): Promise<Outcome<Fetched>> {
-  const row = await db.selectFrom('messages')
-    .leftJoin('message_recipients', (join) => join
-      .onRef('message_recipients.message_id', '=', 'messages.id')
-      .on('message_recipients.member_id', '=', request.memberId))
-    .select(['messages.sealed', 'messages.key_id', 'message_recipients.viewed'])
-    .where('messages.id', '=', request.id)
-    .where('messages.room_hash', '=', request.roomHash)
-    .where('messages.expires_at', '>', sql<Date>`now()`)
-    .executeTakeFirst()
-  // A message of another room answers exactly as a missing one: its existence is not revealed.
-  if (row === undefined) return failure('not-found')
-  if (row.viewed === null) return failure('not-recipient')
-  if (row.viewed) return failure('already-gone')
-  const [messageId, roomHash] = binding(request.id, request.roomHash)
-  const envelope = cipher.open(messageId, roomHash, { keyId: row.key_id, sealed: row.sealed })
-  return success({
-    iv: envelope.subarray(0, IV_BYTES).toString('base64url'),
-    ct: envelope.subarray(IV_BYTES).toString('base64url')
+export async function fetchMessages (db: Queryable, cipher: AtRestCipher, requests: readonly MessageFetchRequest[]): Promise<Array<Outcome<Fetched>>> {
+  const rows = byOrd(await run(db, FETCH, [
+    requests.map((r) => r.roomHash),
+    requests.map((r) => r.memberId),
+    requests.map((r) => r.id)
+  ]), requests.length)
+  return requests.map((request, index): Outcome<Fetched> => {
+    const row = rows[index]
+    // A message of another room answers exactly as a missing one: its existence is not revealed.
+    if (row === undefined || row.sealed === null || row.key_id === null) return failure('not-found')
+    if (row.recipient !== true) return failure('not-recipient')
+    if (row.unviewed !== true) return failure('already-gone')
+    const envelope = cipher.open(...binding(request.id, request.roomHash), { keyId: row.key_id, sealed: row.sealed })
+    return success({
+      iv: envelope.subarray(0, GCM_IV_BYTES).toString('base64url'),
+      ct: envelope.subarray(GCM_IV_BYTES).toString('base64url')
+    })
   })
 }
 
@@ -119,29 +103,19 @@ export interface Acked {
   changed: boolean
 }
 
-export async function ackMessage (db: Kysely<Database>, request: MessageAckRequest): Promise<Outcome<Acked>> {
-  return db.transaction().execute(async (trx): Promise<Outcome<Acked>> => {
-    // The row lock serialises acks of one message across replicas: exactly one of them deletes it.
-    const message = await trx.selectFrom('messages').select(['id', 'sender_id'])
-      .where('id', '=', request.id).where('room_hash', '=', request.roomHash)
-      // Expired but not yet swept is gone too: it must not count as viewed.
-      .where('expires_at', '>', sql<Date>`now()`)
-      .forUpdate().executeTakeFirst()
-    if (message === undefined) return failure('already-gone')
-    const recipient = await trx.selectFrom('message_recipients').select('viewed')
-      .where('message_id', '=', request.id).where('member_id', '=', request.memberId).executeTakeFirst()
-    if (recipient === undefined) return failure('not-recipient')
-
-    if (!recipient.viewed) {
-      await trx.updateTable('message_recipients').set({ viewed: true })
-        .where('message_id', '=', request.id).where('member_id', '=', request.memberId).execute()
+export async function ackMessages (db: Queryable, requests: readonly MessageAckRequest[]): Promise<Array<Outcome<Acked>>> {
+  const rows = byOrd(await run(db, ACK, [
+    requests.map((r) => r.roomHash),
+    requests.map((r) => r.memberId),
+    requests.map((r) => r.id)
+  ]), requests.length)
+  return rows.map((row): Outcome<Acked> => {
+    switch (row.outcome) {
+      case 'already-gone':
+      case 'not-recipient':
+        return failure(row.outcome)
+      default:
+        return success({ sender: row.sender ?? '', remaining: row.remaining ?? 0, gone: row.outcome === 'gone', changed: row.outcome !== 'repeated' })
     }
-    const { remaining } = await trx.selectFrom('message_recipients').select((eb) => eb.fn.countAll<string>().as('remaining'))
-      .where('message_id', '=', request.id).where('viewed', '=', false).executeTakeFirstOrThrow()
-    const left = Number(remaining)
-    if (left === 0) {
-      await trx.deleteFrom('messages').where('id', '=', request.id).execute()
-    }
-    return success({ sender: message.sender_id, remaining: left, gone: left === 0, changed: !recipient.viewed })
   })
 }

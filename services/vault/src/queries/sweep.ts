@@ -6,7 +6,7 @@
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES_ALLOWED } from '@ephemeral-chat/protocol'
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../db/schema.js'
-import { presenceCount, removeMember } from './rooms.js'
+import { presenceCount } from './rooms.js'
 
 const BATCH = 1000
 
@@ -18,8 +18,8 @@ export interface Expired {
 /** Deletes messages past their expiry, in batches. */
 export async function deleteExpiredMessages (db: Kysely<Database>): Promise<Expired[]> {
   const rows = await db.deleteFrom('messages')
-    .where('id', 'in', (eb) => eb.selectFrom('messages').select('id')
-      .where('expires_at', '<=', sql<Date>`now()`).limit(BATCH).forUpdate().skipLocked())
+    .where((eb) => eb(eb.refTuple('room_hash', 'id'), 'in', eb.selectFrom('messages').select(['room_hash', 'id'])
+      .where('expires_at', '<=', sql<Date>`now()`).limit(BATCH).forUpdate().skipLocked().$asTuple('room_hash', 'id')))
     .returning(['id', 'room_hash']).execute()
   return rows.map((row) => ({ id: row.id, roomHash: row.room_hash }))
 }
@@ -73,7 +73,8 @@ export async function forgetAbsentMembers (db: Kysely<Database>, ttlMs: number):
     const absent = await absentMembers(trx, ttlMs).where('room_hash', 'in', locked.map((room) => room.room_hash)).limit(BATCH).execute()
     const gone: Expired[] = []
     for (const member of absent) {
-      for (const id of await removeMember(trx, member.room_hash, member.member_id)) gone.push({ id, roomHash: member.room_hash })
+      const removed = await sql<{ gone: string[] }>`select vault_remove_member(${member.room_hash}, ${member.member_id}) as gone`.execute(trx)
+      for (const id of removed.rows[0]?.gone ?? []) gone.push({ id, roomHash: member.room_hash })
     }
     return gone
   })

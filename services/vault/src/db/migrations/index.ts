@@ -4,7 +4,9 @@
  */
 import type { Migration } from 'kysely'
 import * as initial from './2026-11-25T00-00-initial.js'
+import * as oneRoundTrip from './2026-11-28T00-00-one-round-trip.js'
 
 export const migrations: Record<string, Migration> = {
-  '2026-11-25T00-00-initial': initial
+  '2026-11-25T00-00-initial': initial,
+  '2026-11-28T00-00-one-round-trip': oneRoundTrip
 }

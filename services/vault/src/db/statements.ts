@@ -1,0 +1,105 @@
+/**
+ * The statements of the message path: each is one call of a function from the
+ * migrations (or one plain statement), run as a prepared statement (a named pg
+ * query: parsed and planned once per connection). Every one takes arrays, one
+ * element per request of a batch, and returns a row per request numbered by `ord`
+ * (1-based position in the arrays).
+ *
+ * These bypass Kysely's query builder on purpose: the text is fixed, so building it
+ * per request would be pure cost; Kysely still types everything else.
+ */
+import type pg from 'pg'
+
+/** A pool or a client: anything that runs a query. */
+export type Queryable = Pick<pg.Pool, 'query'>
+
+interface Statement<Row> {
+  readonly name: string
+  readonly text: string
+  /** Only for typing `run`; never read. */
+  readonly row?: Row
+}
+
+function statement<Row> (name: string, text: string): Statement<Row> {
+  return { name, text }
+}
+
+export async function run<Row extends pg.QueryResultRow> (db: Queryable, statement: Statement<Row>, values: unknown[]): Promise<Row[]> {
+  const result = await db.query<Row>({ name: statement.name, text: statement.text, values })
+  return result.rows
+}
+
+export interface StoreRow {
+  ord: number
+  outcome: 'stored' | 'duplicate' | 'room-busy' | 'not-joined'
+  recipient_ids: string[] | null
+  /** Unix milliseconds (bigint, as text). */
+  expires: string | null
+  stored_sender: string | null
+  stored_sealed: Buffer | null
+  stored_key_id: string | null
+  stored_bucket: number | null
+}
+
+/** rooms, senders, ids, sealed, key ids, buckets; ttl ms, max pending per room. */
+export const STORE = statement<StoreRow>('vault_store',
+  'select * from vault_store($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::int[], $7::bigint, $8::int)')
+
+export interface FetchRow {
+  ord: number
+  sealed: Buffer | null
+  key_id: string | null
+  /** Null when no such message (in this room, unexpired). */
+  unviewed: boolean | null
+  recipient: boolean | null
+}
+
+/** rooms, members, ids. Read-only: one plain statement. */
+export const FETCH = statement<FetchRow>('vault_fetch', `
+  select u.n::int as ord, m.sealed, m.key_id, u.member = any (m.unviewed) as unviewed, u.member = any (m.recipients) as recipient
+    from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(room, member, id, n)
+    left join messages m on m.room_hash = u.room and m.id = u.id and m.expires_at > now()`)
+
+export interface AckRow {
+  ord: number
+  outcome: 'viewed' | 'gone' | 'repeated' | 'already-gone' | 'not-recipient'
+  sender: string | null
+  remaining: number | null
+}
+
+/** rooms, members, ids. */
+export const ACK = statement<AckRow>('vault_ack', 'select * from vault_ack($1::text[], $2::text[], $3::text[])')
+
+export interface JoinRow {
+  ord: number
+  outcome: 'joined' | 'room-full'
+  present: number | null
+  card_ids: string[] | null
+  card_senders: string[] | null
+  card_buckets: number[] | null
+  /** Unix milliseconds (bigint, as text). */
+  card_expires: string[] | null
+}
+
+/** rooms, members, gateways; max members per room, max cards per join. */
+export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($1::text[], $2::text[], $3::text[], $4::int, $5::int)')
+
+export interface LeaveRow {
+  ord: number
+  present: number
+  gone: string[]
+}
+
+/** rooms, members, gateways, leave-for-good flags. */
+export const LEAVE = statement<LeaveRow>('vault_leave', 'select * from vault_leave($1::text[], $2::text[], $3::text[], $4::boolean[])')
+
+/** gateway id. */
+export const HEARTBEAT = statement<Record<string, never>>('vault_heartbeat',
+  'insert into gateways (gateway_id, last_heartbeat_at) values ($1, now()) on conflict (gateway_id) do update set last_heartbeat_at = now()')
+
+/** Results indexed by the request they answer. */
+export function byOrd<Row extends { ord: number }> (rows: readonly Row[], count: number): Row[] {
+  const ordered = new Array<Row>(count)
+  for (const row of rows) ordered[row.ord - 1] = row
+  return ordered
+}
