@@ -27,7 +27,9 @@ export function natsConnectionOptions (options: NatsBusOptions): Readonly<NodeCo
     reconnectJitterTLS: 1_000,
     // Notice a silently dead TCP connection within about a minute instead of the client's default four.
     pingInterval: 20_000,
-    maxPingOut: 3
+    maxPingOut: 3,
+    // Otherwise every request builds two Error objects with stack traces up front (~15% of a vault's CPU when busy).
+    noAsyncTraces: true
   })
 }
 

@@ -34,12 +34,15 @@ export class SessionError extends Error {
   readonly code: SessionErrorCode
   /** For send failures: the message id to pass to `retrySend`. */
   readonly id: string | undefined
+  /** The server's hint (with `unavailable`): trying again sooner is pointless. */
+  readonly retryAfterMs: number | undefined
 
-  constructor (code: SessionErrorCode, message: string, id?: string) {
+  constructor (code: SessionErrorCode, message: string, id?: string, retryAfterMs?: number) {
     super(message)
     this.name = 'SessionError'
     this.code = code
     this.id = id
+    this.retryAfterMs = retryAfterMs
   }
 }
 
@@ -142,7 +145,8 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (sealed === undefined) throw new SessionError('not-found', 'no unsent message with this id', id)
     let lastError: SessionError | undefined
     for (let attempt = 0; attempt < this.#options.sendAttempts; attempt++) {
-      if (attempt > 0) await delay(this.#backoff(attempt))
+      // Jittered backoff, never sooner than the server asked: a retry storm is what keeps a server overloaded.
+      if (attempt > 0) await delay(Math.max(this.#backoff(attempt), lastError?.retryAfterMs ?? 0))
       try {
         await this.#whenJoined(this.#options.requestTimeoutMs)
         const sent = await this.#request({ v: PROTOCOL_VERSION, type: 'send', id, iv: sealed.iv, ct: sealed.ct }, 'sent')
@@ -318,7 +322,7 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (ref !== undefined && pending !== undefined) {
       this.#pending.delete(ref)
       clearTimeout(pending.timer)
-      if (frame.type === 'error') pending.reject(new SessionError(frame.code, frame.message))
+      if (frame.type === 'error') pending.reject(new SessionError(frame.code, frame.message, undefined, frame.retryAfterMs))
       else if (frame.type === pending.expect) pending.resolve(frame)
       else pending.reject(new SessionError('bad-frame', 'unexpected answer'))
       return

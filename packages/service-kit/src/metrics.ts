@@ -23,10 +23,16 @@ export function createMetrics (prefix: string, options: { defaultMetrics?: boole
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry]
   })
+  // Label children cached: prom-client's own lookup hashes the label set on every call, and this runs per frame.
+  const children = new Map<string, Map<string, { observe (value: number): void }>>()
   return {
     registry,
     observe (operation, outcome, seconds) {
-      duration.labels(operation, outcome).observe(seconds)
+      let byOutcome = children.get(operation)
+      if (byOutcome === undefined) children.set(operation, byOutcome = new Map())
+      let child = byOutcome.get(outcome)
+      if (child === undefined) byOutcome.set(outcome, child = duration.labels(operation, outcome))
+      child.observe(seconds)
     },
     counter (name, help) {
       return new Counter({ name: `${prefix}_${name}`, help, registers: [registry] })

@@ -9,6 +9,9 @@ import { CLOSE_CODES, MAX_FRAME_BYTES } from '@ephemeral-chat/protocol'
 import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
+import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { WebSocket } from 'ws'
 import type { GatewayConfig } from './config.js'
 import { securityHeaders } from './plugins/security.js'
 import { webClient } from './plugins/web.js'
@@ -38,6 +41,23 @@ export function originAllowed (request: FastifyRequest, allowed: readonly string
   }
 }
 
+function terminateOnError (this: WebSocket): void {
+  this.terminate()
+}
+
+/**
+ * Lets the upgrade's HTTP objects go once the WebSocket is open: @fastify/websocket's error
+ * listener holds Fastify's request and reply, and the socket holds its HTTP response (and
+ * through it the request), for as long as the connection lives — most of an idle
+ * connection's memory otherwise.
+ */
+function release (socket: WebSocket, request: FastifyRequest): void {
+  socket.removeAllListeners('error')
+  socket.on('error', terminateOnError)
+  const raw = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null }
+  raw._httpMessage?.detachSocket(raw)
+}
+
 export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, bus } = deps
   const metrics = deps.metrics ?? createMetrics('gateway')
@@ -54,7 +74,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
 
   await app.register(securityHeaders)
   await app.register(websocket, {
-    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
+    // We track connections ourselves; ws's own set would cost a listener and an entry per socket.
+    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false },
     // Our own preClose below closes sockets with 1001 and waits for their disconnects.
     preClose: (done) => { done() }
   })
@@ -70,6 +91,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     }
   }, (socket, request) => {
     const address = request.ip
+    release(socket, request)
     if (closing) return socket.close(CLOSE_CODES.goingAway, 'shutting down')
     if (!addresses.acquire(address)) {
       metrics.observe('upgrade', 'too-many-connections', 0)

@@ -23,6 +23,10 @@ export interface ConnectionDeps {
   rates: Readonly<Record<RateName, RateLimit>>
 }
 
+const FRAME_OPERATION: Record<ClientFrame['type'], string> = {
+  send: 'frame.send', typing: 'frame.typing', reveal: 'frame.reveal', viewed: 'frame.viewed', join: 'frame.join', leave: 'frame.leave', ping: 'frame.ping'
+}
+
 const RATE_OF: Record<ClientFrame['type'], RateName> = {
   send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control'
 }
@@ -35,35 +39,45 @@ export function memberIdOf (memberSecret: string): string {
   return createHash('sha256').update(Buffer.from(memberSecret, 'base64url')).digest().subarray(0, 16).toString('base64url')
 }
 
+/** The connection a socket belongs to; listeners are shared functions (one closure per socket each would cost memory). */
+const CONNECTION = Symbol('connection')
+type Owned = WebSocket & { [CONNECTION]?: Connection }
+
+function onMessage (this: Owned, data: Buffer, isBinary: boolean): void {
+  void this[CONNECTION]?.receive(data, isBinary)
+}
+
+function onPong (this: Owned): void {
+  const connection = this[CONNECTION]
+  if (connection !== undefined) connection.alive = true
+}
+
 export class Connection implements RoomMember {
   readonly #socket: WebSocket
   readonly #deps: ConnectionDeps
-  readonly #buckets: Record<RateName, TokenBucket>
+  /** Created on first use: an idle connection only ever used its join. */
+  readonly #buckets: Partial<Record<RateName, TokenBucket>> = {}
   #violations = 0
-  #room: { roomHash: string, memberId: string } | undefined
+  #roomHash: string | undefined
+  #memberId = ''
   #joining = false
   /** Answered by pong; a socket that misses one ping interval is reaped. */
   alive = true
-  readonly #done: Promise<void>
-  #resolveDone: () => void = () => {}
+  #closed = false
+  #whenClosed: Array<() => void> | undefined
 
   constructor (socket: WebSocket, deps: ConnectionDeps) {
     this.#socket = socket
     this.#deps = deps
-    this.#buckets = {
-      send: new TokenBucket(deps.rates.send),
-      typing: new TokenBucket(deps.rates.typing),
-      reveal: new TokenBucket(deps.rates.reveal),
-      control: new TokenBucket(deps.rates.control)
-    }
-    socket.on('message', (data, isBinary) => { void this.#receive(data as Buffer, isBinary) })
-    socket.on('pong', () => { this.alive = true })
-    this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
+    ;(socket as Owned)[CONNECTION] = this
+    socket.on('message', onMessage)
+    socket.on('pong', onPong)
   }
 
   /** Resolves once the socket closed and the vault was told. */
   async whenClosed (): Promise<void> {
-    await this.#done
+    if (this.#closed) return
+    await new Promise<void>((resolve) => { (this.#whenClosed ??= []).push(resolve) })
   }
 
   ping (): void {
@@ -75,11 +89,15 @@ export class Connection implements RoomMember {
   }
 
   get memberId (): string {
-    return this.#room?.memberId ?? ''
+    return this.#memberId
   }
 
   deliver (frame: ServerFrame): void {
     if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(JSON.stringify(frame))
+  }
+
+  deliverEncoded (frame: Buffer): void {
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(frame, { binary: false })
   }
 
   close (code: number, reason: string): void {
@@ -89,16 +107,22 @@ export class Connection implements RoomMember {
   /** Called once the socket closed: the member stays in the room as disconnected. */
   async closed (): Promise<void> {
     try {
-      const room = this.#room
-      if (room === undefined) return
-      this.#room = undefined
-      this.#deps.rooms.remove(room.roomHash, this)
+      const roomHash = this.#roomHash
+      if (roomHash === undefined) return
+      const memberId = this.#memberId
+      this.#deps.rooms.remove(roomHash, this)
+      this.#roomHash = undefined
       // A join still in flight sends the disconnect itself once the vault has answered it.
       if (this.#joining) return
-      await this.#deps.vault.leave({ roomHash: room.roomHash, memberId: room.memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
+      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
     } finally {
-      this.#resolveDone()
+      this.#closed = true
+      for (const resolve of this.#whenClosed?.splice(0) ?? []) resolve()
     }
+  }
+
+  #bucket (rate: RateName): TokenBucket {
+    return (this.#buckets[rate] ??= new TokenBucket(this.#deps.rates[rate]))
   }
 
   #fail (code: ErrorCode, ref: string | undefined, id?: string, retryAfterMs?: number): void {
@@ -113,7 +137,7 @@ export class Connection implements RoomMember {
     if (++this.#violations > MAX_VIOLATIONS_PER_CONNECTION) this.close(CLOSE_CODES.policyViolation, 'too many bad frames')
   }
 
-  async #receive (data: Buffer, isBinary: boolean): Promise<void> {
+  async receive (data: Buffer, isBinary: boolean): Promise<void> {
     const decoded = isBinary ? { ok: false as const, code: 'bad-frame' as const } : codecs.clientFrame.decode(data, MAX_FRAME_BYTES)
     if (!decoded.ok) {
       this.#deps.metrics.observe('frame', decoded.code, 0)
@@ -122,15 +146,15 @@ export class Connection implements RoomMember {
       return
     }
     const frame = decoded.value
-    if (!this.#buckets[RATE_OF[frame.type]].take()) {
-      this.#deps.metrics.observe(`frame.${frame.type}`, 'rate-limited', 0)
+    if (!this.#bucket(RATE_OF[frame.type]).take()) {
+      this.#deps.metrics.observe(FRAME_OPERATION[frame.type], 'rate-limited', 0)
       if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined)
       this.#violation()
       return
     }
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     const outcome = await this.#handle(frame)
-    this.#deps.metrics.observe(`frame.${frame.type}`, outcome, Number(process.hrtime.bigint() - started) / 1e9)
+    this.#deps.metrics.observe(FRAME_OPERATION[frame.type], outcome, (performance.now() - started) / 1000)
   }
 
   async #handle (frame: ClientFrame): Promise<string> {
@@ -143,41 +167,42 @@ export class Connection implements RoomMember {
       return 'ok'
     }
     if (frame.type === 'join') {
-      if (this.#room !== undefined || this.#joining) return answer('already-joined')
+      if (this.#roomHash !== undefined || this.#joining) return answer('already-joined')
       return this.#join(frame.roomId, frame.memberSecret, ref)
     }
-    const room = this.#room
-    if (room === undefined) return answer('not-joined')
+    const roomHash = this.#roomHash
+    const memberId = this.#memberId
+    if (roomHash === undefined) return answer('not-joined')
     const refPart = ref === undefined ? {} : { ref }
 
     switch (frame.type) {
       case 'send': {
         // The vault announces the card to the room itself once the message is stored.
-        const stored = await this.#deps.vault.store({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
+        const stored = await this.#deps.vault.store({ roomHash: roomHash, memberId: memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
         if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
         this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt })
         return 'ok'
       }
       case 'reveal': {
-        const fetched = await this.#deps.vault.fetch({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
+        const fetched = await this.#deps.vault.fetch({ roomHash: roomHash, memberId: memberId, id: frame.id })
         if (!fetched.ok) return answer(fetched.code, frame.id, fetched.retryAfterMs)
         this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.iv, ct: fetched.ct })
         return 'ok'
       }
       case 'viewed': {
-        const acked = await this.#deps.vault.ack({ roomHash: room.roomHash, memberId: room.memberId, id: frame.id })
+        const acked = await this.#deps.vault.ack({ roomHash: roomHash, memberId: memberId, id: frame.id })
         if (!acked.ok) return answer(acked.code, frame.id, acked.retryAfterMs)
         this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.remaining })
         return 'ok'
       }
       case 'typing':
-        this.#deps.rooms.publish(room.roomHash, { v, type: 'typing', from: room.memberId, active: frame.active })
+        this.#deps.rooms.publish(roomHash, { v, type: 'typing', from: memberId, active: frame.active })
         return 'ok'
       case 'leave': {
-        const left = await this.#deps.vault.leave({ roomHash: room.roomHash, memberId: room.memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
+        const left = await this.#deps.vault.leave({ roomHash: roomHash, memberId: memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
         if (!left.ok) return answer(left.code)
-        this.#deps.rooms.remove(room.roomHash, this)
-        this.#room = undefined
+        this.#deps.rooms.remove(roomHash, this)
+        this.#roomHash = undefined
         this.deliver({ v, type: 'left', ...refPart })
         return 'ok'
       }
@@ -185,21 +210,21 @@ export class Connection implements RoomMember {
   }
 
   async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
-    const roomHash = roomHashOf(roomId)
     const memberId = memberIdOf(memberSecret)
     this.#joining = true
-    this.#room = { roomHash, memberId }
+    this.#memberId = memberId
     // Subscribe before asking the vault, so no event published after the join is missed.
-    this.#deps.rooms.add(roomHash, this)
+    const roomHash = this.#deps.rooms.add(roomHashOf(roomId), this)
+    this.#roomHash = roomHash
     const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId })
     this.#joining = false
     if (!joined.ok) {
       this.#deps.rooms.remove(roomHash, this)
-      this.#room = undefined
+      this.#roomHash = undefined
       this.#fail(joined.code, ref, undefined, joined.retryAfterMs)
       return joined.code
     }
-    if (this.#room === undefined) {
+    if (this.#roomHash === undefined) {
       // The socket closed while the vault was joining it: undo the presence it just counted.
       await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
       return 'closed'

@@ -1,20 +1,27 @@
 /**
  * Local room membership and fan-out. The gateway subscribes to
  * `room.<hash>.events` while at least one local socket is in the room (reference
- * counted) and delivers each event to the local members it concerns.
+ * counted) and delivers each event to the local members it concerns. Each event
+ * is decoded once and its frame serialised once, however many sockets get it.
  */
 import type { Bus, Subscription } from '@ephemeral-chat/bus'
 import { codecs, encodeBytes, PROTOCOL_VERSION, roomEventsSubject, type RoomEvent, type ServerFrame } from '@ephemeral-chat/protocol'
 
 export interface RoomMember {
   readonly memberId: string
-  deliver (frame: ServerFrame): void
+  /** Sends an already serialised frame (UTF-8 JSON). */
+  deliverEncoded (frame: Buffer): void
 }
 
 interface Room {
-  members: Set<RoomMember>
+  key: string
+  /** Local connections by member id (one member may hold several, e.g. two tabs). */
+  members: Map<string, Set<RoomMember>>
+  size: number
   subscription: Subscription
 }
+
+const encode = (frame: ServerFrame): Buffer => Buffer.from(JSON.stringify(frame))
 
 export class RoomRegistry {
   readonly #rooms = new Map<string, Room>()
@@ -25,23 +32,37 @@ export class RoomRegistry {
     return this.#rooms.size
   }
 
-  /** Adds a local member, subscribing to the room's events with the first one. */
-  add (roomHash: string, member: RoomMember): void {
+  /**
+   * Adds a local member, subscribing to the room's events with the first one. Returns the
+   * registry's own copy of the room hash, so that every member of a room shares one string.
+   */
+  add (roomHash: string, member: RoomMember): string {
     let room = this.#rooms.get(roomHash)
     if (room === undefined) {
       const subscription = this.bus.subscribe(roomEventsSubject(roomHash), (data) => { this.#dispatch(roomHash, data) })
-      room = { members: new Set(), subscription }
+      room = { key: roomHash, members: new Map(), size: 0, subscription }
       this.#rooms.set(roomHash, room)
     }
-    room.members.add(member)
+    let connections = room.members.get(member.memberId)
+    if (connections === undefined) {
+      connections = new Set()
+      room.members.set(member.memberId, connections)
+    }
+    if (!connections.has(member)) {
+      connections.add(member)
+      room.size++
+    }
+    return room.key
   }
 
   /** Removes a local member, unsubscribing with the last one. */
   remove (roomHash: string, member: RoomMember): void {
     const room = this.#rooms.get(roomHash)
-    if (room === undefined) return
-    room.members.delete(member)
-    if (room.members.size === 0) {
+    const connections = room?.members.get(member.memberId)
+    if (room === undefined || connections === undefined || !connections.delete(member)) return
+    room.size--
+    if (connections.size === 0) room.members.delete(member.memberId)
+    if (room.size === 0) {
       room.subscription.unsubscribe()
       this.#rooms.delete(roomHash)
     }
@@ -59,29 +80,40 @@ export class RoomRegistry {
 
   #dispatch (roomHash: string, data: Uint8Array): void {
     const room = this.#rooms.get(roomHash)
+    if (room === undefined) return
     const decoded = codecs.roomEvent.decode(data)
-    if (room === undefined || !decoded.ok) return
+    if (!decoded.ok) return
     const event = decoded.value
     const v = PROTOCOL_VERSION
-    for (const member of room.members) {
-      switch (event.type) {
-        case 'message':
-          // Cards only to recipients: a member who joined later never learns of the message.
-          if (event.recipients.includes(member.memberId)) member.deliver({ v, type: 'message', id: event.id, from: event.from, bucket: event.bucket, expiresAt: event.expiresAt })
-          break
-        case 'viewed':
-          if (event.to === member.memberId) member.deliver({ v, type: 'viewed', id: event.id, remaining: event.remaining })
-          break
-        case 'typing':
-          if (event.from !== member.memberId) member.deliver({ v, type: 'typing', from: event.from, active: event.active })
-          break
-        case 'gone':
-          member.deliver({ v, type: 'gone', id: event.id, reason: event.reason })
-          break
-        case 'presence':
-          member.deliver({ v, type: 'presence', members: event.members })
-          break
+    switch (event.type) {
+      case 'message': {
+        // Cards only to recipients: a member who joined later never learns of the message.
+        const frame = encode({ v, type: 'message', id: event.id, from: event.from, bucket: event.bucket, expiresAt: event.expiresAt })
+        for (const recipient of event.recipients) deliver(room.members.get(recipient), frame)
+        break
       }
+      case 'viewed':
+        deliver(room.members.get(event.to), encode({ v, type: 'viewed', id: event.id, remaining: event.remaining }))
+        break
+      case 'typing': {
+        const frame = encode({ v, type: 'typing', from: event.from, active: event.active })
+        for (const [memberId, connections] of room.members) if (memberId !== event.from) deliver(connections, frame)
+        break
+      }
+      case 'gone':
+        broadcast(room, encode({ v, type: 'gone', id: event.id, reason: event.reason }))
+        break
+      case 'presence':
+        broadcast(room, encode({ v, type: 'presence', members: event.members }))
+        break
     }
   }
+}
+
+function deliver (connections: Set<RoomMember> | undefined, frame: Buffer): void {
+  if (connections !== undefined) for (const connection of connections) connection.deliverEncoded(frame)
+}
+
+function broadcast (room: Room, frame: Buffer): void {
+  for (const connections of room.members.values()) deliver(connections, frame)
 }

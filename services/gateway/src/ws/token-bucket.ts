@@ -1,11 +1,13 @@
 import type { RateLimit } from '@ephemeral-chat/protocol'
 
+const clock = (): number => performance.now()
+
 /** A token bucket: `burst` tokens, refilled at `perSecond`. */
 export class TokenBucket {
   #tokens: number
   #updated: number
 
-  constructor (private readonly limit: RateLimit, private readonly now: () => number = () => performance.now()) {
+  constructor (private readonly limit: RateLimit, private readonly now: () => number = clock) {
     this.#tokens = limit.burst
     this.#updated = now()
   }
