@@ -29,7 +29,7 @@ export function createMetrics (prefix: string, options: { defaultMetrics?: boole
     registry,
     observe (operation, outcome, seconds) {
       let byOutcome = children.get(operation)
-      if (byOutcome === undefined) children.set(operation, byOutcome = new Map())
+      if (byOutcome === undefined) children.set(operation, byOutcome = new Map<string, { observe (value: number): void }>())
       let child = byOutcome.get(outcome)
       if (child === undefined) byOutcome.set(outcome, child = duration.labels(operation, outcome))
       child.observe(seconds)

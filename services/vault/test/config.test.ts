@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { DEFAULT_DATABASE, loadVaultConfig } from '../src/config.js'
+import { DEFAULT_BATCH, DEFAULT_DATABASE, loadVaultConfig } from '../src/config.js'
 
 const KEY_HEX = 'a1'.repeat(32)
 const OTHER_KEY_HEX = 'b2'.repeat(32)
@@ -119,4 +119,13 @@ t.test('the built vault exits 78 without echoing a malformed key', { skip: exist
   t.match(result.stderr, /ENCRYPTION_KEY/, 'stderr names the variable')
   t.notOk(result.stderr.includes(secret.slice(0, 16)), 'but not its value')
   t.notMatch(result.stderr, /^\s+at /m, 'no stack trace')
+})
+
+t.test('group commit and admission have documented defaults and can be set', async (t) => {
+  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX }).batch, DEFAULT_BATCH)
+  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, BATCH_MAX: '64', BATCH_CONCURRENCY: '4', QUEUE_LIMIT: '500', BATCH_WINDOW: '2ms' }).batch,
+    { maxItems: 64, concurrency: 4, maxQueued: 500, windowMs: 2 })
+  for (const [variable, value] of [['BATCH_MAX', '0'], ['BATCH_CONCURRENCY', 'many'], ['QUEUE_LIMIT', '-1'], ['BATCH_WINDOW', '1s']]) {
+    t.equal(configError(() => loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, [variable as string]: value })).variable, variable, `${variable}=${value} is refused, naming it`)
+  }
 })

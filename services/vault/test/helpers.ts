@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { Writable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import { buildVaultApp } from '../src/app.js'
+import type { BatcherOptions } from '../src/batch.js'
 import { createDatabase, createPool, migrateToLatest } from '../src/db/database.js'
 import type { Database } from '../src/db/schema.js'
 
@@ -19,6 +20,8 @@ export interface VaultOptions {
   retiredKeys?: Buffer[]
   messageTtlMs?: number
   sweepIntervalMs?: number
+  /** Group commit and admission; the defaults otherwise. */
+  batch?: BatcherOptions
   /** Defaults to a silent logger. */
   logger?: FastifyBaseLogger
 }
@@ -64,7 +67,8 @@ export async function harness (t: TestLike): Promise<Harness> {
           encryptionKey: options.encryptionKey ?? KEY_1,
           retiredKeys: options.retiredKeys ?? [],
           messageTtlMs: options.messageTtlMs ?? 60_000,
-          sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000
+          sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000,
+          ...(options.batch === undefined ? {} : { batch: options.batch })
         },
         logger: options.logger ?? logger, bus: vaultBus, db: vaultDb, pool: vaultPool
       })

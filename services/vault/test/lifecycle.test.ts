@@ -1,6 +1,5 @@
 import { codecs, roomEventsSubject, type RoomEvent } from '@ephemeral-chat/protocol'
 import { waitFor } from '@ephemeral-chat/testkit'
-import { sql } from 'kysely'
 import t from 'tap'
 import { fakeEnvelope, harness, newMemberId, newMessageId, newRoomHash, vaultApi } from './helpers.js'
 

@@ -1,0 +1,33 @@
+import { MAX_CONNECTIONS_PER_ADDRESS, RATE_LIMITS } from '@ephemeral-chat/protocol'
+import { ConfigError } from '@ephemeral-chat/service-kit'
+import t from 'tap'
+import { loadGatewayConfig } from '../src/config.js'
+
+function configError (load: () => unknown): ConfigError {
+  try {
+    load()
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected a ConfigError, got a config')
+}
+
+t.test('per-connection rates and the per-address cap default to the documented limits', async (t) => {
+  const config = loadGatewayConfig({})
+  t.same(config.rates, RATE_LIMITS)
+  t.equal(config.maxConnectionsPerAddress, MAX_CONNECTIONS_PER_ADDRESS)
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.rates))
+})
+
+t.test('an operator can raise or lower each rate as <per second>/<burst>', async (t) => {
+  const config = loadGatewayConfig({ RATE_SEND: '50/200', RATE_TYPING: '1/2', RATE_REVEAL: '0.5/10', RATE_CONTROL: '100/100', MAX_CONNECTIONS_PER_ADDRESS: '5000' })
+  t.same(config.rates, { send: { perSecond: 50, burst: 200 }, typing: { perSecond: 1, burst: 2 }, reveal: { perSecond: 0.5, burst: 10 }, control: { perSecond: 100, burst: 100 } })
+  t.equal(config.maxConnectionsPerAddress, 5000)
+})
+
+t.test('a malformed rate is refused, naming the variable', async (t) => {
+  for (const value of ['5', '5/', '/20', '0/20', '5/0', 'fast', '-1/5', '5/2.5', '2000000/5']) {
+    t.equal(configError(() => loadGatewayConfig({ RATE_SEND: value })).variable, 'RATE_SEND', `RATE_SEND=${value}`)
+  }
+})
