@@ -5,8 +5,7 @@
  * persistent context (own profile, own sessionStorage) each, with every request
  * and console message they produce recorded.
  */
-import { RATE_LIMITS } from '@ephemeral-chat/protocol'
-import { buildGatewayApp } from '@ephemeral-chat/gateway'
+import { buildGatewayApp, loadGatewayConfig } from '@ephemeral-chat/gateway'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
 import type { Kysely } from 'kysely'
@@ -110,10 +109,7 @@ export async function deployment (t: TestLike): Promise<Deployment> {
     async startGateway (port = 0) {
       const bus = withSubjectPrefix(await connectTestBus('gateway'), prefix)
       const app = await buildGatewayApp({
-        config: {
-          allowedOrigins: [], trustProxy: false, maxConnectionsPerAddress: 1000, rates: RATE_LIMITS, requestTimeoutMs: 3000,
-          heartbeatIntervalMs: 1000, pingIntervalMs: 30_000, webRoot
-        },
+        config: { ...loadGatewayConfig({}), maxConnectionsPerAddress: 1000, requestTimeoutMs: 3000, heartbeatIntervalMs: 1000, webRoot },
         logger: silent,
         bus
       })

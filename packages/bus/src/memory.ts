@@ -33,11 +33,28 @@ export function createMemoryBus (options: MemoryBusOptions = {}): Bus {
 }
 
 class Router {
-  readonly #members = new Set<Member>()
+  /** Subscriptions without wildcards, by subject: a message finds them with one lookup, however many there are. */
+  readonly #exact = new Map<string, Set<Member>>()
+  readonly #wildcards = new Set<Member>()
   readonly #turns = new Map<string, number>()
 
-  add (member: Member): void { this.#members.add(member) }
-  remove (member: Member): void { this.#members.delete(member) }
+  add (member: Member): void {
+    if (!member.pattern.some((token) => token === '*' || token === '>')) {
+      const subject = member.pattern.join('.')
+      const members = this.#exact.get(subject)
+      if (members === undefined) this.#exact.set(subject, new Set([member]))
+      else members.add(member)
+    } else {
+      this.#wildcards.add(member)
+    }
+  }
+
+  remove (member: Member): void {
+    if (this.#wildcards.delete(member)) return
+    const subject = member.pattern.join('.')
+    const members = this.#exact.get(subject)
+    if (members?.delete(member) === true && members.size === 0) this.#exact.delete(subject)
+  }
 
   /** Delivers to every plain subscriber and to one member of each queue group, as a NATS server does; returns how many received it. */
   route (subject: string, data: Uint8Array, reply: Reply | undefined): number {
@@ -45,8 +62,7 @@ class Router {
     // NATS groups queue subscribers by queue name across every matching pattern.
     const groups = new Map<string, Member[]>()
     let receivers = 0
-    for (const member of this.#members) {
-      if (!matches(member.pattern, tokens)) continue
+    const offer = (member: Member): void => {
       if (member.queue === undefined) {
         member.deliver(data.slice(), subject, reply)
         receivers++
@@ -56,6 +72,8 @@ class Router {
         else group.push(member)
       }
     }
+    for (const member of this.#exact.get(subject) ?? []) offer(member)
+    for (const member of this.#wildcards) if (matches(member.pattern, tokens)) offer(member)
     for (const [queue, group] of groups) {
       const turn = this.#turns.get(queue) ?? 0
       this.#turns.set(queue, turn + 1)

@@ -18,6 +18,7 @@ import { webClient } from './plugins/web.js'
 import { createVaultClient } from './vault-client.js'
 import { AddressLimiter } from './ws/address-limiter.js'
 import { Connection } from './ws/connection.js'
+import { Admission } from './ws/admission.js'
 import { RoomRegistry } from './ws/rooms.js'
 
 export interface GatewayDeps {
@@ -67,6 +68,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
   const rooms = new RoomRegistry(bus)
   const addresses = new AddressLimiter(config.maxConnectionsPerAddress)
   const connections = new Set<Connection>()
+  const admission = new Admission(config.maxNewWorkInFlight)
+  metrics.gauge('new_work_in_flight', 'Sends and joins waiting for the vault (refused beyond MAX_NEW_WORK_IN_FLIGHT)', () => admission.inFlight)
   metrics.gauge('connections', 'Open WebSocket connections', () => connections.size)
   metrics.gauge('rooms', 'Rooms with at least one local member', () => rooms.size)
   let closing = false
@@ -83,6 +86,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
 
   app.get('/ws', {
     websocket: true,
+    // An upgrade answers with 101 and no page: the security headers (computed per request) would be thrown away.
+    helmet: false,
     preValidation: async (request, reply) => {
       if (!originAllowed(request, config.allowedOrigins)) {
         metrics.observe('upgrade', 'forbidden-origin', 0)
@@ -97,7 +102,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
       metrics.observe('upgrade', 'too-many-connections', 0)
       return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
     }
-    const connection = new Connection(socket, { vault, rooms, metrics, gatewayId, rates: config.rates })
+    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, rates: config.rates, admission })
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)

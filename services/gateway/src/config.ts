@@ -18,6 +18,8 @@ export interface GatewayConfig {
   /** Per-connection token buckets (RATE_SEND, RATE_TYPING, RATE_REVEAL, RATE_CONTROL as `<per second>/<burst>`). */
   readonly rates: Readonly<Record<RateName, RateLimit>>
   readonly requestTimeoutMs: number
+  /** Most sends and joins waiting for the vault at once; beyond it they are refused as `unavailable` (MAX_NEW_WORK_IN_FLIGHT). */
+  readonly maxNewWorkInFlight: number
   readonly heartbeatIntervalMs: number
   /** Interval of WebSocket pings; a socket that missed one pong is closed. */
   readonly pingIntervalMs: number
@@ -27,6 +29,8 @@ export interface GatewayConfig {
 }
 
 export type RateName = keyof typeof RATE_LIMITS
+
+export const DEFAULT_MAX_NEW_WORK_IN_FLIGHT = 1024
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../../web/dist', import.meta.url))
 
@@ -50,6 +54,7 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
       control: readRate(env, 'RATE_CONTROL', RATE_LIMITS.control)
     }),
     requestTimeoutMs: readDuration(env, 'REQUEST_TIMEOUT', DEFAULT_REQUEST_TIMEOUT_MS, { minMs: 100, maxMs: 60_000 }),
+    maxNewWorkInFlight: readInteger(env, 'MAX_NEW_WORK_IN_FLIGHT', DEFAULT_MAX_NEW_WORK_IN_FLIGHT, { min: 1, max: 1_000_000 }),
     heartbeatIntervalMs: readDuration(env, 'HEARTBEAT_INTERVAL', HEARTBEAT_INTERVAL_MS, { minMs: 100, maxMs: 60_000 }),
     pingIntervalMs: readDuration(env, 'WS_PING_INTERVAL', 30_000, { minMs: 100, maxMs: 600_000 }),
     webRoot: readString(env, 'WEB_ROOT', DEFAULT_WEB_ROOT),

@@ -4,7 +4,6 @@
  * clients connected through real WebSockets.
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
-import { RATE_LIMITS } from '@ephemeral-chat/protocol'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
@@ -12,7 +11,7 @@ import type { Kysely } from 'kysely'
 import { pino } from 'pino'
 import WebSocket from 'ws'
 import { buildGatewayApp } from '../src/app.js'
-import type { GatewayConfig } from '../src/config.js'
+import { loadGatewayConfig, type GatewayConfig } from '../src/config.js'
 
 interface TestLike { teardown (fn: () => Promise<void> | void): void }
 
@@ -36,11 +35,10 @@ export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl
 export const silent = pino({ level: 'silent' })
 
 export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): GatewayDeployConfig {
+  // The documented defaults, with what tests need: many connections from one address, short waits.
   return {
-    allowedOrigins: [],
-    trustProxy: false,
+    ...loadGatewayConfig({}),
     maxConnectionsPerAddress: 10_000,
-    rates: RATE_LIMITS,
     requestTimeoutMs: 2000,
     heartbeatIntervalMs: 1000,
     pingIntervalMs: 30_000,

@@ -14,10 +14,16 @@ export interface BatcherOptions {
   readonly maxItems: number
   /** Most batches of this kind running at once; each holds one database connection. */
   readonly concurrency: number
-  /** Most requests waiting for a slot; beyond it `submit` refuses at once. */
+  /** Most requests waiting for a slot (a memory bound); beyond it `submit` refuses at once. */
   readonly maxQueued: number
   /** How long a batch waits for company once a slot is free; 0 sends it on the next turn of the event loop. */
   readonly windowMs: number
+  /**
+   * The longest expected wait for a slot that new work (a store, a join) accepts: beyond it the
+   * queue is a standing one, and new work is refused at once so that work already accepted (its
+   * fetches and acks, which only ever wait for their deadline) keeps finishing in time.
+   */
+  readonly maxWaitMs: number
 }
 
 /** The queue is full: answer `unavailable` with this hint. */
@@ -57,17 +63,21 @@ export class Batcher<Item, Result> {
   readonly #options: BatcherOptions
   readonly #splittable: Splittable
   readonly #now: () => number
+  readonly #maxWaitMs: number
   #queue: Array<Waiting<Item, Result>> = []
   #running = 0
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined
   #scheduledNow = false
-  /** Moving average of a batch's duration, for the retry hint. */
+  /** Moving averages of a batch's duration and of its duration per request, for the expected wait. */
   #batchMs = 2
+  #itemMs = 0.1
   #idle: Array<() => void> = []
 
-  constructor (run: RunBatch<Item, Result>, options: BatcherOptions, splittable: Splittable = () => false, now: () => number = Date.now) {
+  /** `newWork`: requests that start work (stores, joins) rather than finish it; they are refused beyond `maxWaitMs`. */
+  constructor (run: RunBatch<Item, Result>, options: BatcherOptions, { newWork = false, splittable = () => false, now = Date.now }: { newWork?: boolean, splittable?: Splittable, now?: () => number } = {}) {
     this.#run = run
     this.#options = options
+    this.#maxWaitMs = newWork ? options.maxWaitMs : Number.POSITIVE_INFINITY
     this.#splittable = splittable
     this.#now = now
   }
@@ -80,19 +90,31 @@ export class Batcher<Item, Result> {
     return this.#running
   }
 
-  /** Resolves with the item's result once its batch committed; rejects with Overloaded, Expired or the batch's error. */
+  /**
+   * Resolves with the item's result once its batch committed; rejects with Overloaded (the queue
+   * is full, longer than new work accepts, or so long that the item would be answered after its
+   * deadline), Expired or the batch's error.
+   */
   submit (item: Item, deadline: number): Promise<Result> {
-    if (this.#queue.length >= this.#options.maxQueued) return Promise.reject(new Overloaded(this.retryAfterMs()))
+    const queued = this.#queue.length
+    const wait = this.expectedWaitMs(queued + 1)
+    if (queued >= this.#options.maxQueued || wait > this.#maxWaitMs || this.#now() + wait > deadline) {
+      return Promise.reject(new Overloaded(this.retryAfterMs()))
+    }
     return new Promise<Result>((resolve, reject) => {
       this.#queue.push({ item, deadline, resolve, reject })
       this.#schedule()
     })
   }
 
+  /** How long a request at `position` in the queue waits for its answer, from recent batches. */
+  expectedWaitMs (position: number): number {
+    return (position * this.#itemMs) / this.#options.concurrency + this.#batchMs
+  }
+
   /** About how long the queue takes to drain now, as a hint for a refused caller. */
   retryAfterMs (): number {
-    const batches = Math.ceil(this.#queue.length / this.#options.maxItems) / this.#options.concurrency
-    return Math.round(Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, batches * this.#batchMs)))
+    return Math.round(Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, this.expectedWaitMs(this.#queue.length))))
   }
 
   /** Resolves once nothing is queued or running (shutdown). */
@@ -145,7 +167,9 @@ export class Batcher<Item, Result> {
     try {
       await this.#runIsolating(batch)
     } finally {
-      this.#batchMs = 0.8 * this.#batchMs + 0.2 * (performance.now() - started)
+      const took = performance.now() - started
+      this.#batchMs = 0.8 * this.#batchMs + 0.2 * took
+      this.#itemMs = 0.8 * this.#itemMs + 0.2 * (took / batch.length)
       this.#running--
       // Under load the next batch leaves at once: whatever queued meanwhile is its company.
       if (this.#queue.length > 0) this.#flush()

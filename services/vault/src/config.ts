@@ -26,15 +26,16 @@ export interface VaultConfig {
 export const DEFAULT_VAULT_PORT = 3001
 export const DEFAULT_DATABASE = 'ephemeral_chat'
 
-export const DEFAULT_BATCH: BatcherOptions = Object.freeze({ maxItems: 256, concurrency: 2, maxQueued: 2000, windowMs: 0 })
+export const DEFAULT_BATCH: BatcherOptions = Object.freeze({ maxItems: 256, concurrency: 2, maxQueued: 20_000, windowMs: 0, maxWaitMs: 1000 })
 
-/** How requests are grouped into statements and how many may wait (BATCH_MAX, BATCH_CONCURRENCY, QUEUE_LIMIT, BATCH_WINDOW). */
+/** How requests are grouped into statements and how long and many may wait (BATCH_MAX, BATCH_CONCURRENCY, QUEUE_LIMIT, BATCH_WINDOW, QUEUE_WAIT). */
 export function loadBatchConfig (env: Env): BatcherOptions {
   return Object.freeze({
     maxItems: readInteger(env, 'BATCH_MAX', DEFAULT_BATCH.maxItems, { min: 1, max: 10_000 }),
     concurrency: readInteger(env, 'BATCH_CONCURRENCY', DEFAULT_BATCH.concurrency, { min: 1, max: 100 }),
     maxQueued: readInteger(env, 'QUEUE_LIMIT', DEFAULT_BATCH.maxQueued, { min: 1, max: 1_000_000 }),
-    windowMs: readDuration(env, 'BATCH_WINDOW', DEFAULT_BATCH.windowMs, { minMs: 0, maxMs: 100 })
+    windowMs: readDuration(env, 'BATCH_WINDOW', DEFAULT_BATCH.windowMs, { minMs: 0, maxMs: 100 }),
+    maxWaitMs: readDuration(env, 'QUEUE_WAIT', DEFAULT_BATCH.maxWaitMs, { minMs: 1, maxMs: 60_000 })
   })
 }
 

@@ -53,7 +53,7 @@ t.test('a request whose deadline has passed is dropped unanswered and never stor
 
 t.test('a request whose deadline passes while it queues is dropped before it reaches PostgreSQL', async (t) => {
   const h = await harness(t)
-  await h.startVault({ batch: { maxItems: 1, concurrency: 1, maxQueued: 100, windowMs: 0 } })
+  await h.startVault({ batch: { maxItems: 1, concurrency: 1, maxQueued: 100, windowMs: 0, maxWaitMs: 60_000 } })
   const { room, alice, release } = await blockedRoom(t, h)
   const first = newMessageId()
   const late = newMessageId()
@@ -68,7 +68,7 @@ t.test('a request whose deadline passes while it queues is dropped before it rea
 
 t.test('a full queue answers unavailable at once, with a retry hint, and stores nothing for it', async (t) => {
   const h = await harness(t)
-  const vault = await h.startVault({ batch: { maxItems: 1, concurrency: 1, maxQueued: 2, windowMs: 0 } })
+  const vault = await h.startVault({ batch: { maxItems: 1, concurrency: 1, maxQueued: 2, windowMs: 0, maxWaitMs: 60_000 } })
   const { room, alice, release } = await blockedRoom(t, h)
   const deadline = Date.now() + 10_000
   const accepted = [newMessageId(), newMessageId(), newMessageId()]

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Batcher, Expired, Overloaded, type BatcherOptions } from '../src/batch.js'
 
 const options = (overrides: Partial<BatcherOptions> = {}): BatcherOptions =>
-  ({ maxItems: 100, concurrency: 1, maxQueued: 1000, windowMs: 0, ...overrides })
+  ({ maxItems: 100, concurrency: 1, maxQueued: 1000, windowMs: 0, maxWaitMs: 60_000, ...overrides })
 
 const later = Date.now() + 60_000
 
@@ -114,7 +114,7 @@ t.test('a batch refused by the database is split until the one bad request fails
     attempts.push(items)
     if (items.includes(poison)) throw Object.assign(new Error('constraint'), { code: '23514' })
     return items
-  }, options(), (error) => (error as { code?: string }).code === '23514')
+  }, options(), { splittable: (error) => (error as { code?: string }).code === '23514' })
   // Queued together behind a first request, so they form one batch.
   const results = await Promise.allSettled([1, 2, 3, 4, 5].map(async (n) => batcher.submit(n, later)))
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
@@ -123,7 +123,7 @@ t.test('a batch refused by the database is split until the one bad request fails
 
 t.test('a failure that splitting cannot help fails the whole batch once', async (t) => {
   let calls = 0
-  const batcher = new Batcher(async (items: number[]) => { calls++; throw Object.assign(new Error('connection lost'), { code: '08006', items }) }, options(), () => false)
+  const batcher = new Batcher(async (items: number[]) => { calls++; throw Object.assign(new Error('connection lost'), { code: '08006', items }) }, options(), { splittable: () => false })
   const results = await Promise.allSettled([1, 2, 3].map(async (n) => batcher.submit(n, later)))
   t.ok(results.every((r) => r.status === 'rejected'))
   t.equal(calls, 1)
@@ -143,4 +143,30 @@ t.test('drained resolves once nothing is queued or running', async (t) => {
   await Promise.all(work)
   await waiting
   t.ok(drained)
+})
+
+t.test('new work is refused once the queue is a standing one; finishing work waits for its deadline', async (t) => {
+  const { run, release } = gatedRunner()
+  const fresh = (newWork: boolean): Batcher<number, number> => new Batcher(run, options({ maxWaitMs: 50 }), { newWork })
+  const stores = fresh(true)
+  const acks = fresh(false)
+  for (const batcher of [stores, acks]) {
+    // Teach it what a batch costs: one that took 100 ms.
+    const first = batcher.submit(0, later)
+    await settle()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    release()
+    await first
+  }
+  t.ok(stores.expectedWaitMs(1) <= 50 && stores.expectedWaitMs(2) > 50, 'one request waiting is under the limit, two are over it')
+  const accepted = stores.submit(1, later)
+  const refused = await stores.submit(2, later).catch((error: unknown) => error)
+  t.type(refused, Overloaded, 'a store that would wait longer than maxWaitMs is refused at once')
+  const finishing = [acks.submit(1, later), acks.submit(2, later), acks.submit(3, later)]
+  await settle()
+  release()
+  t.equal(await accepted, 10)
+  t.same(await Promise.all(finishing), [10, 20, 30], 'acks queue on: they finish accepted work')
+  const tooLate = await acks.submit(4, Date.now() + 10).catch((error: unknown) => error)
+  t.type(tooLate, Overloaded, 'but never past their deadline')
 })

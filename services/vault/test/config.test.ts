@@ -123,9 +123,9 @@ t.test('the built vault exits 78 without echoing a malformed key', { skip: exist
 
 t.test('group commit and admission have documented defaults and can be set', async (t) => {
   t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX }).batch, DEFAULT_BATCH)
-  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, BATCH_MAX: '64', BATCH_CONCURRENCY: '4', QUEUE_LIMIT: '500', BATCH_WINDOW: '2ms' }).batch,
-    { maxItems: 64, concurrency: 4, maxQueued: 500, windowMs: 2 })
-  for (const [variable, value] of [['BATCH_MAX', '0'], ['BATCH_CONCURRENCY', 'many'], ['QUEUE_LIMIT', '-1'], ['BATCH_WINDOW', '1s']]) {
+  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, BATCH_MAX: '64', BATCH_CONCURRENCY: '4', QUEUE_LIMIT: '500', BATCH_WINDOW: '2ms', QUEUE_WAIT: '1s' }).batch,
+    { maxItems: 64, concurrency: 4, maxQueued: 500, windowMs: 2, maxWaitMs: 1000 })
+  for (const [variable, value] of [['BATCH_MAX', '0'], ['BATCH_CONCURRENCY', 'many'], ['QUEUE_LIMIT', '-1'], ['BATCH_WINDOW', '1s'], ['QUEUE_WAIT', '0']]) {
     t.equal(configError(() => loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, [variable as string]: value })).variable, variable, `${variable}=${value} is refused, naming it`)
   }
 })

@@ -9,10 +9,12 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 import { createHash } from 'node:crypto'
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { RateName } from '../config.js'
 import type { VaultClient } from '../vault-client.js'
 import type { RoomMember, RoomRegistry } from './rooms.js'
+import type { Admission } from './admission.js'
 import { TokenBucket } from './token-bucket.js'
 
 export interface ConnectionDeps {
@@ -21,6 +23,7 @@ export interface ConnectionDeps {
   metrics: ServiceMetrics
   gatewayId: string
   rates: Readonly<Record<RateName, RateLimit>>
+  admission: Admission
 }
 
 const FRAME_OPERATION: Record<ClientFrame['type'], string> = {
@@ -37,6 +40,24 @@ export function roomHashOf (roomId: string): string {
 
 export function memberIdOf (memberSecret: string): string {
   return createHash('sha256').update(Buffer.from(memberSecret, 'base64url')).digest().subarray(0, 16).toString('base64url')
+}
+
+/**
+ * Frames for one socket within one turn of the event loop leave in one write: a burst of
+ * events for a member costs one system call instead of one per frame.
+ */
+const corked = new Set<Socket>()
+
+function cork (tcp: Socket): void {
+  if (corked.has(tcp)) return
+  if (corked.size === 0) setImmediate(uncorkAll)
+  tcp.cork()
+  corked.add(tcp)
+}
+
+function uncorkAll (): void {
+  for (const tcp of corked) tcp.uncork()
+  corked.clear()
 }
 
 /** The connection a socket belongs to; listeners are shared functions (one closure per socket each would cost memory). */
@@ -66,8 +87,12 @@ export class Connection implements RoomMember {
   #closed = false
   #whenClosed: Array<() => void> | undefined
 
-  constructor (socket: WebSocket, deps: ConnectionDeps) {
+  /** The TCP socket under the WebSocket: corked while frames for it accumulate within one turn of the event loop. */
+  readonly #tcp: Socket
+
+  constructor (socket: WebSocket, tcp: Socket, deps: ConnectionDeps) {
     this.#socket = socket
+    this.#tcp = tcp
     this.#deps = deps
     ;(socket as Owned)[CONNECTION] = this
     socket.on('message', onMessage)
@@ -93,11 +118,15 @@ export class Connection implements RoomMember {
   }
 
   deliver (frame: ServerFrame): void {
-    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(JSON.stringify(frame))
+    if (this.#socket.readyState !== this.#socket.OPEN) return
+    cork(this.#tcp)
+    this.#socket.send(JSON.stringify(frame))
   }
 
   deliverEncoded (frame: Buffer): void {
-    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(frame, { binary: false })
+    if (this.#socket.readyState !== this.#socket.OPEN) return
+    cork(this.#tcp)
+    this.#socket.send(frame, { binary: false })
   }
 
   close (code: number, reason: string): void {
@@ -166,9 +195,17 @@ export class Connection implements RoomMember {
       this.deliver({ v, type: 'pong', ...(ref === undefined ? {} : { ref }) })
       return 'ok'
     }
+    // New work (joins, sends) passes admission; reveals and confirmations finish what was admitted.
     if (frame.type === 'join') {
       if (this.#roomHash !== undefined || this.#joining) return answer('already-joined')
-      return this.#join(frame.roomId, frame.memberSecret, ref)
+      const { admission } = this.#deps
+      if (!admission.enter()) return answer('unavailable', undefined, admission.retryAfterMs())
+      const started = performance.now()
+      try {
+        return await this.#join(frame.roomId, frame.memberSecret, ref)
+      } finally {
+        admission.leave(started)
+      }
     }
     const roomHash = this.#roomHash
     const memberId = this.#memberId
@@ -177,20 +214,24 @@ export class Connection implements RoomMember {
 
     switch (frame.type) {
       case 'send': {
+        const { admission } = this.#deps
+        if (!admission.enter()) return answer('unavailable', frame.id, admission.retryAfterMs())
+        const started = performance.now()
         // The vault announces the card to the room itself once the message is stored.
-        const stored = await this.#deps.vault.store({ roomHash: roomHash, memberId: memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
+        const stored = await this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
+        admission.leave(started)
         if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
         this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt })
         return 'ok'
       }
       case 'reveal': {
-        const fetched = await this.#deps.vault.fetch({ roomHash: roomHash, memberId: memberId, id: frame.id })
+        const fetched = await this.#deps.vault.fetch({ roomHash, memberId, id: frame.id })
         if (!fetched.ok) return answer(fetched.code, frame.id, fetched.retryAfterMs)
         this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.iv, ct: fetched.ct })
         return 'ok'
       }
       case 'viewed': {
-        const acked = await this.#deps.vault.ack({ roomHash: roomHash, memberId: memberId, id: frame.id })
+        const acked = await this.#deps.vault.ack({ roomHash, memberId, id: frame.id })
         if (!acked.ok) return answer(acked.code, frame.id, acked.retryAfterMs)
         this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.remaining })
         return 'ok'
@@ -199,7 +240,7 @@ export class Connection implements RoomMember {
         this.#deps.rooms.publish(roomHash, { v, type: 'typing', from: memberId, active: frame.active })
         return 'ok'
       case 'leave': {
-        const left = await this.#deps.vault.leave({ roomHash: roomHash, memberId: memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
+        const left = await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
         if (!left.ok) return answer(left.code)
         this.#deps.rooms.remove(roomHash, this)
         this.#roomHash = undefined

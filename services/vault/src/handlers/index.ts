@@ -43,7 +43,8 @@ function splittable (error: unknown): boolean {
 
 export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
   const { bus, pool, cipher } = deps
-  const batcher = <Item, Result>(run: (items: Item[]) => Promise<Result[]>): Batcher<Item, Result> => new Batcher(run, deps.batch, splittable)
+  const batcher = <Item, Result>(run: (items: Item[]) => Promise<Result[]>, newWork = false): Batcher<Item, Result> =>
+    new Batcher(run, deps.batch, { newWork, splittable })
 
   const stores = batcher(async (items: StoreItem[]) => {
     const results = await storeMessages(pool, cipher, deps.messageTtlMs, items)
@@ -53,7 +54,7 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       if (result.ok) publishRoomEvent(bus, request.roomHash, { type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt })
     })
     return results
-  })
+  }, true)
 
   const fetches = batcher(async (requests: MessageFetchRequest[]) => fetchMessages(pool, cipher, requests))
 
@@ -72,7 +73,7 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     const results = await joinRooms(pool, requests)
     publishPresence(requests, results)
     return results
-  })
+  }, true)
 
   const leaves = batcher(async (requests: RoomLeaveRequest[]) => {
     const results = await leaveRooms(pool, requests)
