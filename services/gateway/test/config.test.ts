@@ -1,7 +1,7 @@
 import { MAX_CONNECTIONS_PER_ADDRESS, RATE_LIMITS } from '@ephemeral-chat/protocol'
 import { ConfigError } from '@ephemeral-chat/service-kit'
 import t from 'tap'
-import { loadGatewayConfig } from '../src/config.js'
+import { DEFAULT_MAX_NEW_WORK_IN_FLIGHT, loadGatewayConfig } from '../src/config.js'
 
 function configError (load: () => unknown): ConfigError {
   try {
@@ -30,4 +30,10 @@ t.test('a malformed rate is refused, naming the variable', async (t) => {
   for (const value of ['5', '5/', '/20', '0/20', '5/0', 'fast', '-1/5', '5/2.5', '2000000/5']) {
     t.equal(configError(() => loadGatewayConfig({ RATE_SEND: value })).variable, 'RATE_SEND', `RATE_SEND=${value}`)
   }
+})
+
+t.test('MAX_NEW_WORK_IN_FLIGHT bounds the sends and joins waiting for the vault', async (t) => {
+  t.equal(loadGatewayConfig({}).maxNewWorkInFlight, DEFAULT_MAX_NEW_WORK_IN_FLIGHT)
+  t.equal(loadGatewayConfig({ MAX_NEW_WORK_IN_FLIGHT: '64' }).maxNewWorkInFlight, 64)
+  for (const value of ['0', 'lots', '-5']) t.equal(configError(() => loadGatewayConfig({ MAX_NEW_WORK_IN_FLIGHT: value })).variable, 'MAX_NEW_WORK_IN_FLIGHT')
 })

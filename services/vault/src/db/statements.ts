@@ -74,11 +74,8 @@ export interface JoinRow {
   ord: number
   outcome: 'joined' | 'room-full'
   present: number | null
-  card_ids: string[] | null
-  card_senders: string[] | null
-  card_buckets: number[] | null
-  /** Unix milliseconds (bigint, as text). */
-  card_expires: string[] | null
+  /** [id, sender, bucket, expires (Unix ms)] per pending card, oldest first; null when none. */
+  cards: Array<[string, string, number, number]> | null
 }
 
 /** rooms, members, gateways; max members per room, max cards per join. */

@@ -29,13 +29,7 @@ export interface Joined {
 }
 
 function cards (row: JoinRow): Card[] {
-  const ids = row.card_ids ?? []
-  return ids.map((id, i) => ({
-    id,
-    from: row.card_senders?.[i] ?? '',
-    bucket: (row.card_buckets?.[i] ?? 0) as PaddingBucket,
-    expiresAt: Number(row.card_expires?.[i])
-  }))
+  return (row.cards ?? []).map(([id, from, bucket, expiresAt]) => ({ id, from, bucket: bucket as PaddingBucket, expiresAt }))
 }
 
 export async function joinRooms (db: Queryable, requests: readonly RoomJoinRequest[]): Promise<Array<Outcome<Joined>>> {

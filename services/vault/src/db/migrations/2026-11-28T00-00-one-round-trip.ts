@@ -134,14 +134,15 @@ $fn$;
 
 -- A member (re)enters a room through a gateway: room and member are created as
 -- needed (at most p_max_members members), its connection is counted, messages
--- that were waiting for somebody become its own, and its pending cards come back.
+-- that were waiting for somebody become its own, and its pending cards come back
+-- as a JSON array of [id, sender, bucket, expires (Unix ms)], oldest first.
 CREATE FUNCTION vault_join(p_rooms text[], p_members text[], p_gateways text[], p_max_members int, p_max_cards int)
-RETURNS TABLE (ord int, outcome text, present int,
-               card_ids text[], card_senders text[], card_buckets int[], card_expires bigint[])
+RETURNS TABLE (ord int, outcome text, present int, cards json)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   item record;
-  v_count int;
+  v_new boolean;
+  v_assigned int;
 BEGIN
   -- A gateway's presence rows are dropped when it stops heartbeating, which needs its row.
   INSERT INTO gateways (gateway_id, last_heartbeat_at)
@@ -151,8 +152,7 @@ BEGIN
       FROM unnest(p_rooms, p_members, p_gateways) WITH ORDINALITY AS u(room, member, gateway, n)
      ORDER BY u.room, u.n
   LOOP
-    ord := item.n; present := NULL;
-    card_ids := NULL; card_senders := NULL; card_buckets := NULL; card_expires := NULL;
+    ord := item.n; present := NULL; cards := NULL;
     LOOP
       PERFORM 1 FROM rooms r WHERE r.room_hash = item.room FOR NO KEY UPDATE;
       EXIT WHEN FOUND;
@@ -160,27 +160,32 @@ BEGIN
       INSERT INTO rooms (room_hash) VALUES (item.room) ON CONFLICT DO NOTHING;
     END LOOP;
     UPDATE members m SET last_seen_at = now() WHERE m.room_hash = item.room AND m.member_id = item.member;
-    IF NOT FOUND THEN
-      SELECT count(*) INTO v_count FROM members m WHERE m.room_hash = item.room;
-      IF v_count >= p_max_members THEN
+    v_new := NOT FOUND;
+    IF v_new THEN
+      -- The count and the insert under the room lock: two joins cannot both take the last place.
+      INSERT INTO members (room_hash, member_id, last_seen_at)
+      SELECT item.room, item.member, now()
+       WHERE (SELECT count(*) FROM members m WHERE m.room_hash = item.room) < p_max_members;
+      IF NOT FOUND THEN
         outcome := 'room-full';
         RETURN NEXT;
         CONTINUE;
       END IF;
-      INSERT INTO members (room_hash, member_id, last_seen_at) VALUES (item.room, item.member, now());
     END IF;
     INSERT INTO presence AS p (room_hash, member_id, gateway_id, connections)
     VALUES (item.room, item.member, item.gateway, 1)
     ON CONFLICT (room_hash, member_id, gateway_id) DO UPDATE SET connections = p.connections + 1;
     UPDATE messages m SET waiting = false, recipients = ARRAY[item.member], unviewed = ARRAY[item.member]
      WHERE m.room_hash = item.room AND m.waiting AND m.sender_id <> item.member;
-    SELECT coalesce(array_agg(c.id ORDER BY c.expires_at, c.id), '{}'), coalesce(array_agg(c.sender_id ORDER BY c.expires_at, c.id), '{}'),
-           coalesce(array_agg(c.bucket ORDER BY c.expires_at, c.id), '{}'),
-           coalesce(array_agg((extract(epoch FROM c.expires_at) * 1000)::bigint ORDER BY c.expires_at, c.id), '{}')
-      INTO card_ids, card_senders, card_buckets, card_expires
-      FROM (SELECT m.id, m.sender_id, m.bucket, m.expires_at FROM messages m
-             WHERE m.room_hash = item.room AND item.member = ANY (m.unviewed) AND m.expires_at > now()
-             ORDER BY m.expires_at, m.id LIMIT p_max_cards) c;
+    GET DIAGNOSTICS v_assigned = ROW_COUNT;
+    -- A member new to the room can have no card but those it was just given.
+    IF NOT v_new OR v_assigned > 0 THEN
+      SELECT json_agg(json_build_array(c.id, c.sender_id, c.bucket, (extract(epoch FROM c.expires_at) * 1000)::bigint) ORDER BY c.expires_at, c.id)
+        INTO cards
+        FROM (SELECT m.id, m.sender_id, m.bucket, m.expires_at FROM messages m
+               WHERE m.room_hash = item.room AND item.member = ANY (m.unviewed) AND m.expires_at > now()
+               ORDER BY m.expires_at, m.id LIMIT p_max_cards) c;
+    END IF;
     SELECT count(DISTINCT p.member_id) INTO present FROM presence p WHERE p.room_hash = item.room;
     outcome := 'joined';
     RETURN NEXT;
