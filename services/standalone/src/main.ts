@@ -77,7 +77,11 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
       databaseLabel = env.DATABASE_URL === undefined ? `PostgreSQL at ${env.PGHOST}` : 'PostgreSQL from DATABASE_URL'
     }
     const vaultConfig = loadVaultConfig({ ...env, ...databaseEnv, ENCRYPTION_KEY: encryptionKey })
-    await ensureDatabase(vaultConfig.database)
+    await ensureDatabase(vaultConfig.database).catch((error: unknown) => {
+      // One line that says what to check; the server's own words, but never a password or a stack.
+      const reason = error instanceof Error ? error.message.split('\n')[0] : 'unknown error'
+      throw new StartError(`cannot use the PostgreSQL server at ${vaultConfig.database.host ?? 'the default host'}:${vaultConfig.database.port ?? 5432} (${reason}); check PGHOST, PGPORT, PGUSER and PGPASSWORD`)
+    })
     const pool = createPool(vaultConfig.database)
     const db = createDatabase(pool)
     cleanups.push(async () => { await db.destroy() })

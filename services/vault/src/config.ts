@@ -2,6 +2,7 @@
 import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
 import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
 import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
+import { userInfo } from 'node:os'
 import type { BatcherOptions } from './batch.js'
 import type { DatabaseConfig } from './db/database.js'
 
@@ -46,9 +47,18 @@ export function loadDatabaseConfig (env: Env): DatabaseConfig {
     host: readString(env, 'PGHOST'),
     port: readInteger(env, 'PGPORT', 5432, { min: 1, max: 65535 }),
     database: readString(env, 'PGDATABASE', DEFAULT_DATABASE),
-    user: readString(env, 'PGUSER'),
+    // As libpq does: the operating-system user when PGUSER is not set.
+    user: readString(env, 'PGUSER') ?? osUser(),
     password: readString(env, 'PGPASSWORD'),
     maxConnections: readInteger(env, 'PG_POOL_MAX', 10, { min: 1, max: 1000 })
+  }
+}
+
+function osUser (): string | undefined {
+  try {
+    return userInfo().username
+  } catch {
+    return undefined
   }
 }
 
