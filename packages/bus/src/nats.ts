@@ -45,6 +45,14 @@ export async function connectNatsBus (options: NatsBusOptions): Promise<Bus> {
   return new NatsBus(nc, timeoutMs, options.logger ?? consoleLogger)
 }
 
+interface Outgoing {
+  subject: string
+  data: Uint8Array
+  reply: string | undefined
+  /** A request's token: a failure to send rejects it. */
+  token: string | undefined
+}
+
 interface Waiting {
   resolve (data: Uint8Array): void
   reject (err: BusError): void
@@ -66,6 +74,12 @@ class NatsBus implements Bus {
   #replies: NatsSubscription | undefined
   readonly #waiting = new Map<string, Waiting>()
   #nextToken = 0
+  /**
+   * Messages of this turn of the event loop, handed to the client together at its end: the client
+   * writes what it was given within one microtask in one system call, so requests and replies
+   * from many sockets' callbacks leave in one write instead of one each.
+   */
+  #outbox: Outgoing[] = []
   #closing: Promise<void> | undefined
 
   constructor (nc: NatsConnection, timeoutMs: number, logger: BusLogger) {
@@ -87,14 +101,39 @@ class NatsBus implements Bus {
       this.#waiting.set(token, { resolve, reject, timer })
       try {
         this.#replies ??= this.#nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => { this.#reply(err, msg) } })
-        // The copy matters: the client keeps a reference to the payload until its next flush.
-        this.#nc.publish(subject, data.slice(), { reply: `${this.#inbox}.${token}` })
       } catch (err) {
-        clearTimeout(timer)
-        this.#waiting.delete(token)
-        reject(this.#translate(err))
+        this.#fail(token, this.#translate(err))
+        return
       }
+      // The copy matters: the payload is held until it is written.
+      this.#send(subject, data.slice(), `${this.#inbox}.${token}`, token)
     })
+  }
+
+  #fail (token: string, err: Error): void {
+    const waiting = this.#waiting.get(token)
+    if (waiting === undefined) return
+    this.#waiting.delete(token)
+    clearTimeout(waiting.timer)
+    waiting.reject(err instanceof BusError ? err : new BusError('unavailable', 'not connected to NATS'))
+  }
+
+  #send (subject: string, data: Uint8Array, reply: string | undefined, token: string | undefined): void {
+    if (this.#outbox.length === 0) setImmediate(() => { this.#flush() })
+    this.#outbox.push({ subject, data, reply, token })
+  }
+
+  #flush (): void {
+    const outbox = this.#outbox
+    this.#outbox = []
+    for (const message of outbox) {
+      try {
+        this.#nc.publish(message.subject, message.data, message.reply === undefined ? undefined : { reply: message.reply })
+      } catch (err) {
+        if (message.token !== undefined) this.#fail(message.token, this.#translate(err))
+        else reportHandlerFailure(this.#logger, err)
+      }
+    }
   }
 
   #reply (err: Error | null, msg: Msg): void {
@@ -120,11 +159,8 @@ class NatsBus implements Bus {
   publish (subject: string, data: Uint8Array): void {
     // Not refused while draining: in-flight handlers may still publish. The client refuses once the connection drains.
     parseSubject(subject, false)
-    try {
-      this.#nc.publish(subject, data.slice())
-    } catch (err) {
-      throw this.#translate(err)
-    }
+    if (this.#nc.isClosed()) throw closedError()
+    this.#send(subject, data.slice(), undefined, undefined)
   }
 
   subscribe (subject: string, handler: MessageHandler): Subscription {
@@ -143,6 +179,8 @@ class NatsBus implements Bus {
     const expired = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => { reject(new BusError('timeout', 'ping timed out')) }, this.#timeoutMs)
     })
+    // A barrier: what was published before goes out before the ping.
+    this.#flush()
     try {
       // rtt() is flush() that first refuses when disconnected, where a bare flush would wait for the reconnect.
       await Promise.race([this.#nc.rtt(), expired])
@@ -161,6 +199,7 @@ class NatsBus implements Bus {
   async #drain (): Promise<void> {
     // One deadline for the whole drain: while NATS is unreachable every flush inside it would wait for a reconnect.
     const deadline = Date.now() + this.#timeoutMs
+    this.#flush()
     for (const waiting of this.#waiting.values()) {
       clearTimeout(waiting.timer)
       waiting.reject(closedError())
@@ -172,6 +211,8 @@ class NatsBus implements Bus {
     // Subscription drains stop new deliveries; the connection drain below would not wait for our async handlers, so we do.
     await settleBefore(subs.map(async (sub) => { await sub.drain() }), deadline)
     await settleBefore([...this.#inflight], deadline)
+    // What the finished handlers answered and published goes out before the connection drains.
+    this.#flush()
     if (!this.#nc.isClosed()) await settleBefore([this.#nc.drain()], deadline)
     if (!this.#nc.isClosed()) await this.#nc.close()
   }
@@ -202,7 +243,7 @@ class NatsBus implements Bus {
   async #answer (msg: Msg, handler: RequestHandler): Promise<void> {
     try {
       const reply = await handler(msg.data, msg.subject)
-      if (reply !== undefined) msg.respond(reply.slice())
+      if (reply !== undefined && msg.reply !== undefined && msg.reply !== '') this.#send(msg.reply, reply.slice(), undefined, undefined)
     } catch (err) {
       // Nothing is sent, so the requester times out; bus.ts asks handlers to answer their own failures.
       reportHandlerFailure(this.#logger, err)
