@@ -18,9 +18,13 @@ function processesUsing (dir: string): string[] {
   }
 }
 
-async function servesPage (port: number): Promise<number> {
+/** Resolves with how long the page took to be served; fails as soon as the child exits instead, with its last output. */
+async function servesPage (child: Child, port: number): Promise<number> {
   const started = Date.now()
+  let exited: number | null | undefined
+  void child.exited.then((code) => { exited = code })
   await waitFor('the page is served', async () => {
+    if (exited !== undefined) throw new Error(`npm start exited (${exited ?? 'signal'}) before serving the page: ${child.output().trim().split('\n').slice(-3).join(' / ')}`)
     const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)
     return response?.status === 200 && (response.headers.get('content-type') ?? '').includes('text/html')
   }, 30_000, 100)
@@ -61,7 +65,7 @@ t.test('npm start with nothing configured: embedded database, in-process bus, cl
 
   const first = start(main, env)
   t.teardown(() => { first.process.kill('SIGKILL') })
-  const firstMs = await servesPage(port).catch((error: unknown) => { t.comment(first.output()); throw error })
+  const firstMs = await servesPage(first, port)
   t.comment(`first start (database initialised): page served after ${firstMs} ms`)
   t.match(first.output(), /generated a new at-rest key/, 'the start says it generated a key')
   t.match(first.output(), new RegExp(`http://localhost:${port}`), 'and prints the URL to open')
@@ -84,7 +88,7 @@ t.test('npm start with nothing configured: embedded database, in-process bus, cl
 
   const again = start(main, env)
   t.teardown(() => { again.process.kill('SIGKILL') })
-  const againMs = await servesPage(port)
+  const againMs = await servesPage(again, port)
   t.comment(`second start: page served after ${againMs} ms`)
   t.match(again.output(), /using the at-rest key/, 'the kept key is reused')
   t.equal(await lifecycle(port), 'hello from the standalone mode')
