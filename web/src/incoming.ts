@@ -5,7 +5,7 @@
  * then wipes it from the page.
  */
 import { SessionError, type ChatSession, type MessagePayload, type SessionEvents } from '@ephemeral-chat/client'
-import { errorMessage } from '@ephemeral-chat/protocol'
+import { errorMessage, type GoneReason } from '@ephemeral-chat/protocol'
 import { announce, h, notify, wipe } from './dom.js'
 import { ago, expiresIn, sizeWord } from './format.js'
 
@@ -55,7 +55,7 @@ export class IncomingMessage {
   }
 
   /** The server deleted the message. An open message keeps its countdown: its own "viewed" caused this. */
-  gone (reason: 'viewed' | 'expired' | 'left'): void {
+  gone (reason: GoneReason): void {
     if (this.#state === 'open') return
     if (reason === 'expired') notify('A message expired unread.')
     else if (reason === 'left') notify('A message was withdrawn before you read it.')

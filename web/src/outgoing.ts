@@ -6,7 +6,7 @@
  * id, so it can never arrive twice.
  */
 import { SessionError, type ChatSession, type SentMessage } from '@ephemeral-chat/client'
-import { errorMessage } from '@ephemeral-chat/protocol'
+import { errorMessage, type GoneReason } from '@ephemeral-chat/protocol'
 import { announce, h, notify, wipe } from './dom.js'
 
 /** How long a finished own message (viewed, expired, withdrawn) stays before it is wiped. */
@@ -68,7 +68,7 @@ export class OutgoingMessage {
     this.#setState('partly-viewed', `Viewed by ${total - remaining} of ${total}`)
   }
 
-  gone (reason: 'viewed' | 'expired' | 'left'): void {
+  gone (reason: GoneReason): void {
     if (reason === 'viewed') this.#finish('viewed', 'Viewed', 'Your message was viewed.')
     else if (reason === 'expired') this.#finish('expired', 'Expired unread', 'Your message expired unread.')
     else this.#finish('withdrawn', 'Not read: its reader left the room', 'Your message was not read: its reader left the room.')
@@ -91,6 +91,7 @@ export class OutgoingMessage {
     if (!this.#onPage) return
     this.#identify(sent.id)
     if (this.#state !== 'sending') return // a receipt or gone event overtook the reply
+    if (sent.gone !== undefined) { this.gone(sent.gone); return } // a resend of a message delivered meanwhile
     this.#recipients = sent.recipients
     this.#setState('waiting', this.#waitingText())
   }

@@ -4,7 +4,7 @@
  * the vault has them, and reconnects with jittered backoff, rejoining with the
  * same member secret so pending cards come back.
  */
-import { codecs, PROTOCOL_VERSION, type Card, type ClientFrame, type ErrorCode, type ServerFrame } from '@ephemeral-chat/protocol'
+import { codecs, PROTOCOL_VERSION, type Card, type ClientFrame, type ErrorCode, type GoneReason, type ServerFrame } from '@ephemeral-chat/protocol'
 import { Emitter } from './emitter.js'
 import { openMessage, sealMessage, type MessagePayload, type SealedEnvelope } from './envelope.js'
 import type { RoomKeys } from './keys.js'
@@ -21,7 +21,7 @@ export interface SessionEvents {
   /** A recipient viewed one of this member's messages. */
   receipt: { id: string, remaining: number }
   /** A message no longer exists. */
-  gone: { id: string, reason: 'viewed' | 'expired' | 'left' }
+  gone: { id: string, reason: GoneReason }
   typing: { from: string, active: boolean }
   presence: { members: number }
   /** An error the server reported outside any request of this session. */
@@ -67,6 +67,8 @@ export interface SentMessage {
   /** 0 when nobody else is in the room yet: the next member to join receives it. */
   recipients: number
   expiresAt: number
+  /** Set when an earlier attempt had stored it and it has since been deleted (it is not stored again). */
+  gone?: GoneReason
 }
 
 type Expect<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
@@ -79,7 +81,7 @@ interface PendingRequest {
 }
 
 /** Errors after which the same request may succeed later. */
-const RETRYABLE: ReadonlySet<SessionErrorCode> = new Set(['unavailable', 'closed', 'timeout', 'rate-limited', 'internal'])
+const RETRYABLE: ReadonlySet<SessionErrorCode> = new Set(['unavailable', 'closed', 'timeout', 'rate-limited', 'room-busy', 'internal'])
 /** Join answers that end the session: retrying cannot help. */
 const TERMINAL_JOIN: ReadonlySet<SessionErrorCode> = new Set(['room-full', 'bad-frame', 'unsupported-version'])
 
@@ -151,7 +153,7 @@ export class ChatSession extends Emitter<SessionEvents> {
         await this.#whenJoined(this.#options.requestTimeoutMs)
         const sent = await this.#request({ v: PROTOCOL_VERSION, type: 'send', id, iv: sealed.iv, ct: sealed.ct }, 'sent')
         this.#outbox.delete(id)
-        return { id, recipients: sent.recipients, expiresAt: sent.expiresAt }
+        return { id, recipients: sent.recipients, expiresAt: sent.expiresAt, ...(sent.gone === undefined ? {} : { gone: sent.gone }) }
       } catch (error) {
         lastError = asSessionError(error)
         if (!RETRYABLE.has(lastError.code) || this.#closedByUser) break

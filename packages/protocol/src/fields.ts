@@ -56,6 +56,10 @@ export const Bucket = Type.Enum(PADDING_BUCKETS)
 /** Unix time in milliseconds. */
 export const Timestamp = Type.Integer({ minimum: 0, maximum: 8.64e15 })
 export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })
+/** Why a message no longer exists: every recipient viewed it, it expired unviewed, or those it awaited left. */
+export const GoneReason = Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
+export type GoneReason = Type.Static<typeof GoneReason>
+
 /** Milliseconds after which a refused request is worth trying again. */
 export const RetryAfter = Type.Integer({ minimum: 0, maximum: 60_000 })
 

@@ -4,7 +4,7 @@
  */
 import Type from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, Iv, MemberId, MemberSecret, MessageId, Ref, RetryAfter, RoomId, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, Count, GoneReason, Iv, MemberId, MemberSecret, MessageId, Ref, RetryAfter, RoomId, Timestamp, Version } from './fields.js'
 import { MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -39,8 +39,11 @@ export const JoinedFrame = Type.Object({
   v: Version, type: Type.Literal('joined'), ref, memberId: MemberId, members: Count,
   pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN })
 }, closed)
-/** The vault stored the sender's message; `recipients` is 0 when it waits for the next member to join. */
-export const SentFrame = Type.Object({ v: Version, type: Type.Literal('sent'), ref, id: MessageId, recipients: Count, expiresAt: Timestamp }, closed)
+/**
+ * The vault stored the sender's message; `recipients` is 0 when it waits for the next member to join.
+ * `gone`: a resend of a message stored earlier and already deleted since (it is not stored again).
+ */
+export const SentFrame = Type.Object({ v: Version, type: Type.Literal('sent'), ref, id: MessageId, recipients: Count, expiresAt: Timestamp, gone: Type.Optional(GoneReason) }, closed)
 /** A message card for this member: no text, only who, size class and expiry. */
 export const MessageFrame = Type.Object({ v: Version, type: Type.Literal('message'), id: MessageId, from: MemberId, bucket: Bucket, expiresAt: Timestamp }, closed)
 /** The envelope of a revealed message, still end-to-end encrypted. */
@@ -50,7 +53,7 @@ export const ViewedReceiptFrame = Type.Object({ v: Version, type: Type.Literal('
 /** The message no longer exists: viewed by everyone, expired, or its recipients left. */
 export const GoneFrame = Type.Object({
   v: Version, type: Type.Literal('gone'), id: MessageId,
-  reason: Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
+  reason: GoneReason
 }, closed)
 /** Another member started or stopped typing. */
 export const TypingNoticeFrame = Type.Object({ v: Version, type: Type.Literal('typing'), from: MemberId, active: Type.Boolean() }, closed)

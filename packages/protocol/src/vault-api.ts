@@ -4,7 +4,7 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, GatewayId, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, Count, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
 import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -51,7 +51,9 @@ export const MessageStoreReply = reply({
   bucket: Bucket,
   expiresAt: Timestamp,
   /** True when this id was stored before: the reply repeats the first result. */
-  duplicate: Type.Boolean()
+  duplicate: Type.Boolean(),
+  /** Set when it was stored before and has since been deleted (until its expiry an id is never stored twice). */
+  gone: Type.Optional(GoneReason)
 })
 
 /** A recipient asks for an envelope it has not yet viewed. */
@@ -83,7 +85,7 @@ export const ViewedEvent = Type.Object({ v: Version, type: Type.Literal('viewed'
 /** A message was deleted: gateways tell every local member of the room. */
 export const GoneEvent = Type.Object({
   v: Version, type: Type.Literal('gone'), id: MessageId,
-  reason: Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
+  reason: GoneReason
 }, closed)
 /** A member typed: gateways tell every other local member. */
 export const TypingEvent = Type.Object({ v: Version, type: Type.Literal('typing'), from: MemberId, active: Type.Boolean() }, closed)

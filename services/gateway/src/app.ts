@@ -6,7 +6,7 @@
 import websocket from '@fastify/websocket'
 import type { Bus } from '@ephemeral-chat/bus'
 import { CLOSE_CODES, MAX_FRAME_BYTES } from '@ephemeral-chat/protocol'
-import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
@@ -62,13 +62,20 @@ function release (socket: WebSocket, request: FastifyRequest): void {
 export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstance> {
   const { config, bus } = deps
   const metrics = deps.metrics ?? createMetrics('gateway')
-  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), trustProxy: config.trustProxy })
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.trustProxy,
+    clientErrorHandler: quietClientError
+  })
+  app.setNotFoundHandler(quietNotFound)
   const gatewayId = randomBytes(16).toString('hex')
   const vault = createVaultClient(bus, metrics, config.requestTimeoutMs)
   const rooms = new RoomRegistry(bus)
   const addresses = new AddressLimiter(config.maxConnectionsPerAddress)
   const connections = new Set<Connection>()
   const admission = new Admission(config.maxNewWorkInFlight)
+  const tooSlow = metrics.counter('slow_consumers_total', 'Sockets closed for not reading what they were sent (MAX_BUFFERED_BYTES)')
   metrics.gauge('new_work_in_flight', 'Sends and joins waiting for the vault (refused beyond MAX_NEW_WORK_IN_FLIGHT)', () => admission.inFlight)
   metrics.gauge('connections', 'Open WebSocket connections', () => connections.size)
   metrics.gauge('rooms', 'Rooms with at least one local member', () => rooms.size)
@@ -78,7 +85,11 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
   await app.register(securityHeaders)
   await app.register(websocket, {
     // We track connections ourselves; ws's own set would cost a listener and an entry per socket.
-    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false },
+    // Text frames reach our decoder unchecked, so invalid UTF-8 gets the typed `bad-frame` like
+    // any other bad frame instead of a 1007 close.
+    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false, skipUTF8Validation: true },
+    // A broken connection is cut without a log line (the default logs each with its stack).
+    errorHandler: (_error, socket) => { socket.terminate() },
     // Our own preClose below closes sockets with 1001 and waits for their disconnects.
     preClose: (done) => { done() }
   })
@@ -98,11 +109,15 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     const address = request.ip
     release(socket, request)
     if (closing) return socket.close(CLOSE_CODES.goingAway, 'shutting down')
+    if (connections.size >= config.maxConnections) {
+      metrics.observe('upgrade', 'gateway-full', 0)
+      return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
+    }
     if (!addresses.acquire(address)) {
       metrics.observe('upgrade', 'too-many-connections', 0)
       return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
     }
-    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, rates: config.rates, admission })
+    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, rates: config.rates, admission, maxBufferedBytes: config.maxBufferedBytes, tooSlow })
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)

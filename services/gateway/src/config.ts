@@ -15,6 +15,10 @@ export interface GatewayConfig {
   /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
   readonly trustProxy: boolean
   readonly maxConnectionsPerAddress: number
+  /** Open WebSockets this gateway holds at most (MAX_CONNECTIONS); more are closed with 1013 at once. */
+  readonly maxConnections: number
+  /** Bytes a socket may have waiting to be sent (MAX_BUFFERED_BYTES); a client that reads slower is disconnected. */
+  readonly maxBufferedBytes: number
   /** Per-connection token buckets (RATE_SEND, RATE_TYPING, RATE_REVEAL, RATE_CONTROL as `<per second>/<burst>`). */
   readonly rates: Readonly<Record<RateName, RateLimit>>
   readonly requestTimeoutMs: number
@@ -31,6 +35,10 @@ export interface GatewayConfig {
 export type RateName = keyof typeof RATE_LIMITS
 
 export const DEFAULT_MAX_NEW_WORK_IN_FLIGHT = 1024
+/** Well under the usual open-file limits, so the gateway refuses politely before the kernel refuses everyone. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000
+/** 1 MiB: some sixty of the largest payloads; a client this far behind is not reading. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../../web/dist', import.meta.url))
 
@@ -47,6 +55,8 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
     allowedOrigins: Object.freeze(allowedOrigins),
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     maxConnectionsPerAddress: readInteger(env, 'MAX_CONNECTIONS_PER_ADDRESS', MAX_CONNECTIONS_PER_ADDRESS, { min: 1, max: 100_000 }),
+    maxConnections: readInteger(env, 'MAX_CONNECTIONS', DEFAULT_MAX_CONNECTIONS, { min: 1, max: 10_000_000 }),
+    maxBufferedBytes: readInteger(env, 'MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
     rates: Object.freeze({
       send: readRate(env, 'RATE_SEND', RATE_LIMITS.send),
       typing: readRate(env, 'RATE_TYPING', RATE_LIMITS.typing),

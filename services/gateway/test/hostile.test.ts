@@ -1,6 +1,9 @@
 import { MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, RATE_LIMITS } from '@ephemeral-chat/protocol'
 import { newMemberSecret, newMessageId, sealMessage } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import WebSocket from 'ws'
 import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
@@ -39,6 +42,32 @@ t.test('hostile input gets its documented answer and the gateway keeps serving',
     c.send({ v: 1, type: 'ping', ref: 'p1' })
     t.match(await c.next((f) => f.type === 'pong'), { ref: 'p1' }, 'still answering')
     c.socket.close()
+  })
+
+  t.test('invalid UTF-8 in a text frame is a bad frame too, the socket stays open', async (t) => {
+    const c = await raw(gateway)
+    c.socket.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false })
+    t.match(await c.next(), { type: 'error', code: 'bad-frame' }, 'a typed error, not a 1007 close')
+    c.send({ v: 1, type: 'ping', ref: 'u1' })
+    t.match(await c.next((f) => f.type === 'pong'), { ref: 'u1' }, 'still answering')
+    c.socket.close()
+  })
+
+  t.test('an upgrade to an unknown path is a plain 404', async (t) => {
+    const unknown = new WebSocket(gateway.wsUrl.replace('/ws', '/elsewhere?who=me'))
+    const status = await new Promise<number | undefined>((resolve) => {
+      unknown.once('unexpected-response', (_request, response) => { resolve(response.statusCode) })
+      unknown.once('open', () => { resolve(101) })
+      unknown.once('error', () => { resolve(undefined) })
+    })
+    t.equal(status, 404)
+  })
+
+  const webRoot = fileURLToPath(new URL('../../../web/dist', import.meta.url))
+  t.test('the built client is served, its source maps are not', { skip: existsSync(join(webRoot, 'app.js.map')) ? false : 'build the web client first (npm run build)' }, async (t) => {
+    const withClient = await d.startGateway({ webRoot })
+    t.equal((await fetch(`${withClient.url}/app.js`)).status, 200, 'the bundle is served')
+    t.equal((await fetch(`${withClient.url}/app.js.map`)).status, 404, 'its source map, which sits beside it, is not')
   })
 
   t.test('unknown type, wrong version and missing fields', async (t) => {

@@ -3,18 +3,18 @@
  * arrives over the bus; HTTP serves only health and metrics.
  */
 import type { Bus } from '@ephemeral-chat/bus'
-import { createMetrics, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
-import { DEFAULT_BATCH, type VaultConfig } from './config.js'
+import { DEFAULT_BATCH, DEFAULT_ROOM_SHARE, type VaultConfig } from './config.js'
 import type { Queryable } from './db/statements.js'
 import type { Database } from './db/schema.js'
 import { registerVaultHandlers, type VaultHandlers } from './handlers/index.js'
 import { createSweeper, type Sweeper } from './sweeper.js'
 
 export interface VaultDeps {
-  config: Pick<VaultConfig, 'encryptionKey' | 'retiredKeys' | 'messageTtlMs' | 'sweepIntervalMs'> & Partial<Pick<VaultConfig, 'batch'>>
+  config: Pick<VaultConfig, 'encryptionKey' | 'retiredKeys' | 'messageTtlMs' | 'sweepIntervalMs'> & Partial<Pick<VaultConfig, 'batch' | 'roomShare'>>
   logger: FastifyBaseLogger
   bus: Bus
   db: Kysely<Database>
@@ -34,7 +34,8 @@ const HealthReply = { type: 'object', properties: { status: { type: 'string' } }
 
 export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics('vault')
-  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }) })
+  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), clientErrorHandler: quietClientError })
+  app.setNotFoundHandler(quietNotFound)
   const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
   const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
   app.decorate('sweeper', sweeper)
@@ -47,7 +48,7 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
   app.addHook('onReady', async () => {
     handlers = registerVaultHandlers({
       bus: deps.bus, pool: deps.pool, cipher, metrics, logger: deps.logger,
-      messageTtlMs: deps.config.messageTtlMs, batch: deps.config.batch ?? DEFAULT_BATCH
+      messageTtlMs: deps.config.messageTtlMs, batch: deps.config.batch ?? DEFAULT_BATCH, roomShare: deps.config.roomShare ?? DEFAULT_ROOM_SHARE
     })
     sweeper.start()
   })

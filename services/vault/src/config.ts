@@ -4,6 +4,7 @@ import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
 import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
 import { userInfo } from 'node:os'
 import type { BatcherOptions } from './batch.js'
+import type { RoomShareOptions } from './room-share.js'
 import type { DatabaseConfig } from './db/database.js'
 
 export interface VaultConfig {
@@ -21,6 +22,8 @@ export interface VaultConfig {
   readonly sweepIntervalMs: number
   /** Group commit and admission, per operation of the message path. */
   readonly batch: BatcherOptions
+  /** Each room's share of stored bytes (ROOM_SHARE, per vault replica). */
+  readonly roomShare: RoomShareOptions
   readonly logLevel: LogLevel
 }
 
@@ -28,6 +31,15 @@ export const DEFAULT_VAULT_PORT = 3001
 export const DEFAULT_DATABASE = 'ephemeral_chat'
 
 export const DEFAULT_BATCH: BatcherOptions = Object.freeze({ maxItems: 256, concurrency: 2, maxQueued: 20_000, windowMs: 0, maxWaitMs: 1000 })
+
+/** 256 KiB/s (a thousand short messages, or sixteen of the largest) with two seconds' worth at once. */
+export const DEFAULT_ROOM_SHARE: RoomShareOptions = Object.freeze({ bytesPerSecond: 256 * 1024, burstBytes: 512 * 1024 })
+
+/** ROOM_SHARE: bytes of envelopes a room may store per second (per vault replica); bursts of twice that. */
+function readRoomShare (env: Env): RoomShareOptions {
+  const bytesPerSecond = readInteger(env, 'ROOM_SHARE', DEFAULT_ROOM_SHARE.bytesPerSecond, { min: 16 * 1024, max: 1024 * 1024 * 1024 })
+  return Object.freeze({ bytesPerSecond, burstBytes: 2 * bytesPerSecond })
+}
 
 /** How requests are grouped into statements and how long and many may wait (BATCH_MAX, BATCH_CONCURRENCY, QUEUE_LIMIT, BATCH_WINDOW, QUEUE_WAIT). */
 export function loadBatchConfig (env: Env): BatcherOptions {
@@ -76,6 +88,7 @@ export function loadVaultConfig (env: Env): VaultConfig {
     messageTtlMs: readDuration(env, 'MESSAGE_TTL', DEFAULT_MESSAGE_TTL_MS, { minMs: 1000, maxMs: 30 * 86_400_000 }),
     sweepIntervalMs: readDuration(env, 'SWEEP_INTERVAL', 30_000, { minMs: 100, maxMs: 3_600_000 }),
     batch: loadBatchConfig(env),
+    roomShare: readRoomShare(env),
     logLevel: readLogLevel(env)
   })
 }

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from './db/schema.js'
 import { publishRoomEvent } from './events.js'
-import { deleteEmptyRooms, deleteExpiredMessages, dropDeadGateways, forgetAbsentMembers } from './queries/sweep.js'
+import { deleteEmptyRooms, deleteExpiredMessages, deleteExpiredTombstones, dropDeadGateways, forgetAbsentMembers } from './queries/sweep.js'
 
 export interface SweeperDeps {
   db: Kysely<Database>
@@ -42,6 +42,7 @@ export function createSweeper (deps: SweeperDeps): Sweeper {
       expired.inc(batch.length)
       if (batch.length === 0) break
     }
+    while (await deleteExpiredTombstones(deps.db) > 0) { /* until none is left */ }
     for (const [roomHash, members] of await dropDeadGateways(deps.db)) {
       publishRoomEvent(deps.bus, roomHash, { type: 'presence', members })
     }

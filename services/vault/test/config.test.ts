@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { DEFAULT_BATCH, DEFAULT_DATABASE, loadVaultConfig } from '../src/config.js'
+import { DEFAULT_BATCH, DEFAULT_DATABASE, DEFAULT_ROOM_SHARE, loadVaultConfig } from '../src/config.js'
 
 const KEY_HEX = 'a1'.repeat(32)
 const OTHER_KEY_HEX = 'b2'.repeat(32)
@@ -128,4 +128,10 @@ t.test('group commit and admission have documented defaults and can be set', asy
   for (const [variable, value] of [['BATCH_MAX', '0'], ['BATCH_CONCURRENCY', 'many'], ['QUEUE_LIMIT', '-1'], ['BATCH_WINDOW', '1s'], ['QUEUE_WAIT', '0']]) {
     t.equal(configError(() => loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, [variable as string]: value })).variable, variable, `${variable}=${value} is refused, naming it`)
   }
+})
+
+t.test('a room\'s share of stored bytes has a default and can be set', async (t) => {
+  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX }).roomShare, DEFAULT_ROOM_SHARE)
+  t.same(loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, ROOM_SHARE: '1048576' }).roomShare, { bytesPerSecond: 1048576, burstBytes: 2097152 })
+  t.equal(configError(() => loadVaultConfig({ ENCRYPTION_KEY: KEY_HEX, ROOM_SHARE: '10' })).variable, 'ROOM_SHARE', 'too small to store one message is refused')
 })

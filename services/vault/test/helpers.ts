@@ -9,6 +9,7 @@ import { Writable } from 'node:stream'
 import type { Kysely } from 'kysely'
 import { buildVaultApp } from '../src/app.js'
 import type { BatcherOptions } from '../src/batch.js'
+import type { RoomShareOptions } from '../src/room-share.js'
 import { createDatabase, createPool, migrateToLatest } from '../src/db/database.js'
 import type { Database } from '../src/db/schema.js'
 
@@ -22,6 +23,7 @@ export interface VaultOptions {
   sweepIntervalMs?: number
   /** Group commit and admission; the defaults otherwise. */
   batch?: BatcherOptions
+  roomShare?: RoomShareOptions
   /** Defaults to a silent logger. */
   logger?: FastifyBaseLogger
 }
@@ -68,7 +70,8 @@ export async function harness (t: TestLike): Promise<Harness> {
           retiredKeys: options.retiredKeys ?? [],
           messageTtlMs: options.messageTtlMs ?? 60_000,
           sweepIntervalMs: options.sweepIntervalMs ?? 3_600_000,
-          ...(options.batch === undefined ? {} : { batch: options.batch })
+          ...(options.batch === undefined ? {} : { batch: options.batch }),
+          ...(options.roomShare === undefined ? {} : { roomShare: options.roomShare })
         },
         logger: options.logger ?? logger, bus: vaultBus, db: vaultDb, pool: vaultPool
       })

@@ -6,7 +6,11 @@ import { existsSync } from 'node:fs'
 
 export const webClient = fp(async (app: FastifyInstance, options: { root: string }) => {
   if (existsSync(options.root)) {
-    await app.register(fastifyStatic, { root: options.root, index: ['index.html'], cacheControl: true, maxAge: '1h', immutable: false })
+    await app.register(fastifyStatic, {
+      root: options.root, index: ['index.html'], cacheControl: true, maxAge: '1h', immutable: false,
+      // Source maps stay on the build machine: served, they would hand out the client's source layout.
+      allowedPath: (pathName) => !pathName.endsWith('.map')
+    })
     return
   }
   // A gateway without a built client still serves WebSockets; say what is missing instead of a bare 404.

@@ -24,11 +24,17 @@ export interface ConnectionDeps {
   gatewayId: string
   rates: Readonly<Record<RateName, RateLimit>>
   admission: Admission
+  /** Bytes a socket may have waiting; beyond it the client is not reading and is disconnected. */
+  maxBufferedBytes: number
+  tooSlow: { inc (): void }
 }
 
 const FRAME_OPERATION: Record<ClientFrame['type'], string> = {
   send: 'frame.send', typing: 'frame.typing', reveal: 'frame.reveal', viewed: 'frame.viewed', join: 'frame.join', leave: 'frame.leave', ping: 'frame.ping'
 }
+
+/** Sends remembered per connection to recognise retries: the SDK's whole outbox fits. */
+const RECENT_SENDS = 32
 
 const RATE_OF: Record<ClientFrame['type'], RateName> = {
   send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control'
@@ -79,6 +85,8 @@ export class Connection implements RoomMember {
   /** Created on first use: an idle connection only ever used its join. */
   readonly #buckets: Partial<Record<RateName, TokenBucket>> = {}
   #violations = 0
+  /** Ids of this connection's latest sends (created on its first send), to tell a retry from a new message. */
+  #recentSends: string[] | undefined
   #roomHash: string | undefined
   #memberId = ''
   #joining = false
@@ -118,15 +126,25 @@ export class Connection implements RoomMember {
   }
 
   deliver (frame: ServerFrame): void {
-    if (this.#socket.readyState !== this.#socket.OPEN) return
+    if (!this.#writable()) return
     cork(this.#tcp)
     this.#socket.send(JSON.stringify(frame))
   }
 
   deliverEncoded (frame: Buffer): void {
-    if (this.#socket.readyState !== this.#socket.OPEN) return
+    if (!this.#writable()) return
     cork(this.#tcp)
     this.#socket.send(frame, { binary: false })
+  }
+
+  /** Open and keeping up. A client that does not read would otherwise hold ever more of our memory: it is cut off. */
+  #writable (): boolean {
+    if (this.#socket.readyState !== this.#socket.OPEN) return false
+    if (this.#socket.bufferedAmount <= this.#deps.maxBufferedBytes) return true
+    this.#deps.tooSlow.inc()
+    // Not a close frame: it would queue behind everything the client is not reading.
+    this.#socket.terminate()
+    return false
   }
 
   close (code: number, reason: string): void {
@@ -148,6 +166,20 @@ export class Connection implements RoomMember {
       this.#closed = true
       for (const resolve of this.#whenClosed?.splice(0) ?? []) resolve()
     }
+  }
+
+  /** Whether this connection sent `id` before (recently); remembers it. */
+  #seen (id: string): boolean {
+    const recent = (this.#recentSends ??= [])
+    if (recent.includes(id)) return true
+    recent.push(id)
+    if (recent.length > RECENT_SENDS) recent.shift()
+    return false
+  }
+
+  /** About when the next token of `rate` is there, as a retry hint. */
+  #refillMs (rate: RateName): number {
+    return Math.ceil(1000 / this.#deps.rates[rate].perSecond)
   }
 
   #bucket (rate: RateName): TokenBucket {
@@ -175,10 +207,12 @@ export class Connection implements RoomMember {
       return
     }
     const frame = decoded.value
+    // A resend of a message this connection already tried is a retry, whatever the outcome: never abuse.
+    const retry = frame.type === 'send' && this.#seen(frame.id)
     if (!this.#bucket(RATE_OF[frame.type]).take()) {
       this.#deps.metrics.observe(FRAME_OPERATION[frame.type], 'rate-limited', 0)
-      if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined)
-      this.#violation()
+      if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined, frame.type === 'send' ? frame.id : undefined, retry ? this.#refillMs(RATE_OF[frame.type]) : undefined)
+      if (!retry) this.#violation()
       return
     }
     const started = performance.now()
@@ -221,7 +255,7 @@ export class Connection implements RoomMember {
         const stored = await this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
         admission.leave(started)
         if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
-        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt })
+        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt, ...(stored.gone === undefined ? {} : { gone: stored.gone }) })
         return 'ok'
       }
       case 'reveal': {

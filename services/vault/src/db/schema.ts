@@ -48,12 +48,21 @@ export interface MessagesTable {
   unviewed: string[]
 }
 
+/** Ids of deleted messages, until they would have expired: a late resend is never stored twice. */
+export interface MessageTombstonesTable {
+  room_hash: string
+  id: string
+  reason: 'viewed' | 'left'
+  expires_at: ColumnType<Date, Date | string, Date | string>
+}
+
 export interface Database {
   rooms: RoomsTable
   members: MembersTable
   presence: PresenceTable
   gateways: GatewaysTable
   messages: MessagesTable
+  message_tombstones: MessageTombstonesTable
 }
 
 export type MessageRow = Selectable<MessagesTable>

@@ -31,7 +31,7 @@ export async function run<Row extends pg.QueryResultRow> (db: Queryable, stateme
 
 export interface StoreRow {
   ord: number
-  outcome: 'stored' | 'duplicate' | 'room-busy' | 'not-joined'
+  outcome: 'stored' | 'duplicate' | 'gone' | 'room-busy' | 'not-joined'
   recipient_ids: string[] | null
   /** Unix milliseconds (bigint, as text). */
   expires: string | null
@@ -39,6 +39,8 @@ export interface StoreRow {
   stored_sealed: Buffer | null
   stored_key_id: string | null
   stored_bucket: number | null
+  /** With 'gone': why the earlier copy was deleted. */
+  gone_reason: 'viewed' | 'left' | null
 }
 
 /** rooms, senders, ids, sealed, key ids, buckets; ttl ms, max pending per room. */

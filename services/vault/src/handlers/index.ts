@@ -9,6 +9,7 @@ import type { Subscription } from '@ephemeral-chat/bus'
 import { codecs, VAULT_SUBJECTS } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
 import { Batcher, type BatcherOptions } from '../batch.js'
+import { RoomShare, type RoomShareOptions } from '../room-share.js'
 import type { Queryable } from '../db/statements.js'
 import { publishRoomEvent } from '../events.js'
 import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
@@ -22,6 +23,7 @@ export interface VaultHandlerDeps extends HandlerContext {
   cipher: AtRestCipher
   messageTtlMs: number
   batch: BatcherOptions
+  roomShare: RoomShareOptions
 }
 
 /** What the app needs of a batcher: its queue length (metrics) and when it is idle (shutdown). */
@@ -51,10 +53,12 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     results.forEach((result, index) => {
       const { request } = items[index] as StoreItem
       // Announced on every (re)send too: if an earlier attempt stored it but its card was lost, this one delivers it.
-      if (result.ok) publishRoomEvent(bus, request.roomHash, { type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt })
+      if (result.ok && result.value.gone === undefined) publishRoomEvent(bus, request.roomHash, { type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt })
     })
     return results
   }, true)
+
+  const shares = new RoomShare(deps.roomShare)
 
   const fetches = batcher(async (requests: MessageFetchRequest[]) => fetchMessages(pool, cipher, requests))
 
@@ -106,7 +110,10 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     serve(deps, 'message.store', VAULT_SUBJECTS.messageStore, codecs.messageStoreRequest,
       async (request, deadline): Promise<Outcome<Stored>> => {
         const item = storeItem(request)
-        return item === undefined ? failure('too-large') : stores.submit(item, deadline)
+        if (item === undefined) return failure('too-large')
+        // Over its room's share: refused here, before it costs the database anything.
+        if (!shares.take(request.roomHash, item.envelope.length)) return failure('room-busy', shares.retryAfterMs(request.roomHash, item.envelope.length))
+        return stores.submit(item, deadline)
       },
       (stored) => stored),
 

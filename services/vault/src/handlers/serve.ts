@@ -51,7 +51,7 @@ export function serve<Request extends object, Value> (
         if (deadline <= now) throw new Expired()
         const result = await handle(decoded.value, deadline)
         outcome = result.ok ? 'ok' : result.code
-        reply = result.ok ? encodeBytes({ v: PROTOCOL_VERSION, ok: true, ...toReply(result.value) }) : failed(result.code)
+        reply = result.ok ? encodeBytes({ v: PROTOCOL_VERSION, ok: true, ...toReply(result.value) }) : failed(result.code, result.retryAfterMs)
       }
     } catch (error) {
       if (error instanceof Expired) {

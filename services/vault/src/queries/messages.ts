@@ -4,7 +4,7 @@
  * transaction), each for a whole batch of requests in one statement.
  */
 import {
-  bucketOfCiphertext, GCM_IV_BYTES, MAX_PENDING_MESSAGES_PER_ROOM, type MessageAckRequest, type MessageFetchRequest,
+  bucketOfCiphertext, GCM_IV_BYTES, MAX_PENDING_MESSAGES_PER_ROOM, type GoneReason, type MessageAckRequest, type MessageFetchRequest,
   type MessageStoreRequest, type PaddingBucket
 } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
@@ -21,6 +21,8 @@ export interface Stored {
   bucket: PaddingBucket
   expiresAt: number
   duplicate: boolean
+  /** A resend of a message already deleted: why (it is not stored again, nor announced). */
+  gone?: GoneReason
 }
 
 /** A store request whose envelope has a padding bucket's size (checked before it queues). */
@@ -59,6 +61,8 @@ export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs:
         return failure(row.outcome)
       case 'stored':
         return success({ recipients: row.recipient_ids ?? [], bucket: item.bucket, expiresAt: Number(row.expires), duplicate: false })
+      case 'gone':
+        return success({ recipients: [], bucket: item.bucket, expiresAt: Number(row.expires), duplicate: true, gone: row.gone_reason ?? 'viewed' })
       case 'duplicate': {
         // A resend of the same id must be the same message from the same sender.
         if (row.stored_sender !== item.request.memberId || row.stored_sealed === null || row.stored_key_id === null) return failure('conflict')

@@ -24,6 +24,15 @@ export async function deleteExpiredMessages (db: Kysely<Database>): Promise<Expi
   return rows.map((row) => ({ id: row.id, roomHash: row.room_hash }))
 }
 
+/** Forgets the ids of deleted messages once they would have expired: then a resend is simply a new message. */
+export async function deleteExpiredTombstones (db: Kysely<Database>): Promise<number> {
+  const rows = await db.deleteFrom('message_tombstones')
+    .where((eb) => eb(eb.refTuple('room_hash', 'id'), 'in', eb.selectFrom('message_tombstones').select(['room_hash', 'id'])
+      .where('expires_at', '<=', sql<Date>`now()`).limit(BATCH).forUpdate().skipLocked().$asTuple('room_hash', 'id')))
+    .executeTakeFirst()
+  return Number(rows.numDeletedRows)
+}
+
 /** Forgets gateways that stopped heartbeating and their connections. Returns each affected room with its new presence count. */
 export async function dropDeadGateways (db: Kysely<Database>, silenceMs = HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES_ALLOWED): Promise<Map<string, number>> {
   return db.transaction().execute(async (trx) => {

@@ -27,12 +27,14 @@ const FUNCTIONS = String.raw`
 -- Stores sealed envelopes. A sender must be a member; recipients are every other
 -- member at that moment (none: the message waits for the next member who joins);
 -- a room holds at most p_max_pending messages. A resend of an id stored before is
--- answered with the stored row so the caller can tell a duplicate from a conflict.
+-- answered with the stored row so the caller can tell a duplicate from a conflict;
+-- a resend of one already deleted (its tombstone lives until its expiry) is answered
+-- 'gone' with why, and never stored again.
 CREATE FUNCTION vault_store(
   p_rooms text[], p_senders text[], p_ids text[], p_sealed bytea[], p_key_ids text[], p_buckets int[],
   p_ttl_ms bigint, p_max_pending int)
 RETURNS TABLE (ord int, outcome text, recipient_ids text[], expires bigint,
-               stored_sender text, stored_sealed bytea, stored_key_id text, stored_bucket int)
+               stored_sender text, stored_sealed bytea, stored_key_id text, stored_bucket int, gone_reason text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   item record;
@@ -51,7 +53,7 @@ BEGIN
      ORDER BY u.room, u.n
   LOOP
     ord := item.n; recipient_ids := NULL; expires := NULL;
-    stored_sender := NULL; stored_sealed := NULL; stored_key_id := NULL; stored_bucket := NULL;
+    stored_sender := NULL; stored_sealed := NULL; stored_key_id := NULL; stored_bucket := NULL; gone_reason := NULL;
     IF v_room IS DISTINCT FROM item.room THEN
       v_room := item.room;
       -- Held for this statement only: membership changes wait, other rooms never do.
@@ -64,6 +66,13 @@ BEGIN
     END IF;
     IF NOT v_room_found OR NOT (item.sender = ANY (v_members)) THEN
       outcome := 'not-joined';
+      RETURN NEXT;
+      CONTINUE;
+    END IF;
+    SELECT t.reason, (extract(epoch FROM t.expires_at) * 1000)::bigint INTO gone_reason, expires
+      FROM message_tombstones t WHERE t.room_hash = item.room AND t.id = item.id;
+    IF FOUND THEN
+      outcome := 'gone';
       RETURN NEXT;
       CONTINUE;
     END IF;
@@ -110,7 +119,9 @@ BEGIN
     RETURNING m.sender_id, cardinality(m.unviewed) INTO sender, remaining;
     IF FOUND THEN
       IF remaining = 0 THEN
-        DELETE FROM messages m WHERE m.room_hash = item.room AND m.id = item.id;
+        WITH gone AS (DELETE FROM messages m WHERE m.room_hash = item.room AND m.id = item.id RETURNING m.expires_at)
+        INSERT INTO message_tombstones (room_hash, id, reason, expires_at)
+        SELECT item.room, item.id, 'viewed', gone.expires_at FROM gone ON CONFLICT DO NOTHING;
         outcome := 'gone';
       ELSE
         outcome := 'viewed';
@@ -205,7 +216,10 @@ BEGIN
   UPDATE messages m SET recipients = array_remove(m.recipients, p_member), unviewed = array_remove(m.unviewed, p_member)
    WHERE m.room_hash = p_room AND p_member = ANY (m.recipients);
   WITH gone AS (
-    DELETE FROM messages m WHERE m.room_hash = p_room AND NOT m.waiting AND cardinality(m.unviewed) = 0 RETURNING m.id
+    DELETE FROM messages m WHERE m.room_hash = p_room AND NOT m.waiting AND cardinality(m.unviewed) = 0 RETURNING m.id, m.expires_at
+  ), kept AS (
+    INSERT INTO message_tombstones (room_hash, id, reason, expires_at)
+    SELECT p_room, gone.id, 'left', gone.expires_at FROM gone ON CONFLICT DO NOTHING
   ) SELECT coalesce(array_agg(gone.id), '{}') INTO v_gone FROM gone;
   DELETE FROM members m WHERE m.room_hash = p_room AND m.member_id = p_member;
   RETURN v_gone;
@@ -288,6 +302,18 @@ export async function up (db: Kysely<any>): Promise<void> {
     ALTER TABLE presence ADD CONSTRAINT presence_member_fk FOREIGN KEY (room_hash, member_id)
       REFERENCES members (room_hash, member_id) ON DELETE CASCADE;
   `).execute(db)
+  await sql.raw(String.raw`
+    -- A deleted message's id, kept until the message would have expired, so that a resend that
+    -- arrives after it was viewed (a stall, a retry) is never stored and delivered a second time.
+    CREATE TABLE message_tombstones (
+      room_hash text COLLATE "C" NOT NULL,
+      id text COLLATE "C" NOT NULL,
+      reason text NOT NULL CHECK (reason IN ('viewed', 'left')),
+      expires_at timestamptz NOT NULL,
+      CONSTRAINT message_tombstones_pk PRIMARY KEY (room_hash, id)
+    );
+    CREATE INDEX message_tombstones_expires_idx ON message_tombstones (expires_at);
+  `).execute(db)
   await sql.raw(FUNCTIONS).execute(db)
 }
 
@@ -299,6 +325,7 @@ export async function down (db: Kysely<any>): Promise<void> {
     DROP FUNCTION vault_join(text[], text[], text[], int, int);
     DROP FUNCTION vault_ack(text[], text[], text[]);
     DROP FUNCTION vault_store(text[], text[], text[], bytea[], text[], int[], bigint, int);
+    DROP TABLE message_tombstones;
 
     ALTER TABLE presence DROP CONSTRAINT presence_member_fk;
     ALTER TABLE members DROP CONSTRAINT members_room_fk;

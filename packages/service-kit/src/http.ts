@@ -1,0 +1,19 @@
+/**
+ * Fastify's defaults that would write what a client sent into the logs: a client
+ * error logs the raw packet (headers, cookies, X-Forwarded-For) at `trace`, and a
+ * request for an unknown route logs its URL at `info`. Both services answer these
+ * without logging anything.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Socket } from 'node:net'
+
+/** For Fastify's `clientErrorHandler`: a 400 for a malformed request, then the socket is closed; nothing is logged. */
+export function quietClientError (_error: Error, socket: Socket): void {
+  if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  else socket.destroy()
+}
+
+/** For `setNotFoundHandler`: a plain 404 that leaves the URL out of the logs. */
+export async function quietNotFound (_request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await reply.code(404).type('text/plain').send('Not found')
+}

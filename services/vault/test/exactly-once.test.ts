@@ -1,0 +1,61 @@
+import { sql } from 'kysely'
+import t from 'tap'
+import { countRows, fakeEnvelope, harness, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi } from './helpers.js'
+
+t.test('a resend after the message was viewed and deleted is answered "gone", never stored or delivered again', async (t) => {
+  const h = await harness(t)
+  await h.startVault()
+  const api = vaultApi(h.bus)
+  const room = newRoomHash()
+  const [alice, bob] = [newMemberId(), newMemberId()]
+  await api.join(room, alice)
+  await api.join(room, bob)
+  const events = await listenToRoomEvents(t, h.bus, room)
+  const id = newMessageId()
+  const envelope = fakeEnvelope()
+  const first = await api.store(room, alice, id, envelope)
+  t.match(first, { ok: true, duplicate: false })
+  t.match(await api.ack(room, bob, id), { ok: true, gone: true })
+
+  const again = await api.store(room, alice, id, envelope)
+  t.match(again, { ok: true, duplicate: true, gone: 'viewed', recipients: [] }, 'the stalled resend learns it was delivered')
+  t.equal(await countRows(h.db, 'messages'), 0, 'no row is written again')
+  await h.bus.ping()
+  t.equal(events.of('message').length, 1, 'no second card is announced')
+  t.match(await api.fetch(room, bob, id), { ok: false, code: 'not-found' }, 'there is nothing to reveal twice')
+})
+
+t.test('a resend after the message went with its recipient is answered "gone" (left)', async (t) => {
+  const h = await harness(t)
+  await h.startVault()
+  const api = vaultApi(h.bus)
+  const room = newRoomHash()
+  const [alice, bob] = [newMemberId(), newMemberId()]
+  await api.join(room, alice)
+  await api.join(room, bob)
+  const id = newMessageId()
+  await api.store(room, alice, id)
+  await api.leave(room, bob, 'leave')
+  t.match(await api.store(room, alice, id), { ok: true, duplicate: true, gone: 'left' })
+  t.equal(await countRows(h.db, 'messages'), 0)
+})
+
+t.test('a tombstone lives until the message would have expired; then the sweeper forgets it', async (t) => {
+  const h = await harness(t)
+  const vault = await h.startVault()
+  const api = vaultApi(h.bus)
+  const room = newRoomHash()
+  const [alice, bob] = [newMemberId(), newMemberId()]
+  await api.join(room, alice)
+  await api.join(room, bob)
+  const id = newMessageId()
+  await api.store(room, alice, id)
+  await api.ack(room, bob, id)
+  t.equal(await countRows(h.db, 'message_tombstones'), 1, 'the id is remembered')
+  const kept = await h.db.selectFrom('message_tombstones').selectAll().executeTakeFirstOrThrow()
+  t.same(Object.keys(kept).sort(), ['expires_at', 'id', 'reason', 'room_hash'], 'and nothing else about the message')
+  await sql`update message_tombstones set expires_at = now() - interval '1 second'`.execute(h.db)
+  await vault.app.sweeper.sweep()
+  t.equal(await countRows(h.db, 'message_tombstones'), 0, 'past its expiry it is gone')
+  t.match(await api.store(room, alice, id), { ok: true, duplicate: false, recipients: [bob] }, 'and the id may be used again')
+})
