@@ -51,6 +51,8 @@ export interface EmbeddedOptions {
   temporary?: boolean
   /** How long the server may take to accept connections (default 30 s). */
   startTimeoutMs?: number
+  /** A fixed port (e.g. to start the same cluster again where its clients expect it); a free one otherwise. */
+  port?: number
 }
 
 const isRoot = (): boolean => userInfo().uid === 0
@@ -198,7 +200,7 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
   const packaged = packagedBinaries()
   const ids = isRoot() ? postgresUser() : undefined
   const binariesDir = ids === undefined ? packaged.native : reachableBinaries(packaged.native, packaged.version)
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'))
   mkdirSync(databaseDir, { recursive: true, mode: 0o700 })
   if (ids !== undefined) {
