@@ -57,6 +57,12 @@ export interface Bus {
   publish (subject: string, data: Uint8Array): void
   /** Receives every message published on `subject` (NATS wildcards `*` and `>` allowed). */
   subscribe (subject: string, handler: MessageHandler): Subscription
+  /**
+   * Calls `listener` each time the bus is connected again after losing its server (its
+   * subscriptions are restored by then). Messages published while it was away are lost to
+   * it: a listener resynchronises what it missed. The in-process bus never loses its server.
+   */
+  onReconnect (listener: () => void): Subscription
   /** Resolves when the bus is connected and has a round trip to its server (readiness checks). */
   ping (): Promise<void>
   /** Stops serving and subscriptions, lets in-flight work finish (drain), then releases the connection. Idempotent. */

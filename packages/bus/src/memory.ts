@@ -139,6 +139,10 @@ class MemoryBus implements Bus {
     return this.#join(subject, undefined, (data, received) => { handler(data, received) })
   }
 
+  onReconnect (): Subscription {
+    return { unsubscribe: () => {} }
+  }
+
   async ping (): Promise<void> {
     if (this.#state !== 'open') throw closedError()
     // Resolving on a later macrotask than any earlier delivery makes ping a barrier, as a NATS flush is.

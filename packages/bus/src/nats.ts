@@ -82,10 +82,36 @@ class NatsBus implements Bus {
   #outbox: Outgoing[] = []
   #closing: Promise<void> | undefined
 
+  readonly #reconnected = new Set<() => void>()
+
   constructor (nc: NatsConnection, timeoutMs: number, logger: BusLogger) {
     this.#nc = nc
     this.#timeoutMs = timeoutMs
     this.#logger = logger
+    void this.#watch()
+  }
+
+  /** Follows the connection's status for the reconnect listeners; ends when the connection closes. */
+  async #watch (): Promise<void> {
+    try {
+      for await (const status of this.#nc.status()) {
+        if (status.type !== 'reconnect') continue
+        for (const listener of this.#reconnected) {
+          try {
+            listener()
+          } catch (err) {
+            reportHandlerFailure(this.#logger, err)
+          }
+        }
+      }
+    } catch {
+      // The iterator ends with the connection.
+    }
+  }
+
+  onReconnect (listener: () => void): Subscription {
+    this.#reconnected.add(listener)
+    return { unsubscribe: () => { this.#reconnected.delete(listener) } }
   }
 
   request (subject: string, data: Uint8Array, options?: RequestOptions): Promise<Uint8Array> {

@@ -13,6 +13,7 @@ export function withSubjectPrefix (bus: Bus, prefix: string): Bus {
     serve: (subject, queue, handler) => bus.serve(p(subject), queue, async (data, subject) => handler(data, strip(subject))),
     publish: (subject, data) => { bus.publish(p(subject), data) },
     subscribe: (subject, handler) => bus.subscribe(p(subject), (data, subject) => { handler(data, strip(subject)) }),
+    onReconnect: (listener) => bus.onReconnect(listener),
     ping: async () => bus.ping(),
     close: async () => bus.close()
   }

@@ -8,7 +8,7 @@ import type { ErrorCode } from './errors.js'
 import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames.js'
 import { PROTOCOL_VERSION } from './limits.js'
 import {
-  GatewayHeartbeatReply, GatewayHeartbeatRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
+  GatewayHeartbeatReply, GatewayHeartbeatRequest, GatewaySyncReply, GatewaySyncRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
   MessageFetchRequest, MessageStoreReply, MessageStoreRequest, RoomEvent, RoomJoinReply, RoomJoinRequest,
   RoomLeaveReply, RoomLeaveRequest
 } from './vault-api.js'
@@ -87,5 +87,7 @@ export const codecs = {
   messageAckReply: codec(MessageAckReply),
   gatewayHeartbeatRequest: codec(GatewayHeartbeatRequest),
   gatewayHeartbeatReply: codec(GatewayHeartbeatReply),
+  gatewaySyncRequest: codec(GatewaySyncRequest),
+  gatewaySyncReply: codec(GatewaySyncReply),
   roomEvent: codec(RoomEvent)
 } as const

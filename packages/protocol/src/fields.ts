@@ -60,6 +60,11 @@ export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })
 export const GoneReason = Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
 export type GoneReason = Type.Static<typeof GoneReason>
 
+/** A gateway's number for one of its WebSocket connections (unique within the gateway's life). */
+export const ConnectionId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+/** 64 bits as 16 lower-case hex digits: a checksum of a gateway's presence. */
+export const Digest = Type.String({ pattern: '^[0-9a-f]{16}$' })
+
 /** Milliseconds after which a refused request is worth trying again. */
 export const RetryAfter = Type.Integer({ minimum: 0, maximum: 60_000 })
 

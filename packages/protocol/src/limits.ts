@@ -71,6 +71,9 @@ export const DEFAULT_MESSAGE_TTL_MS = 24 * 60 * 60 * 1000
 /** Milliseconds a vault request may take before the gateway reports `unavailable`. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000
 
+/** Connections per chunk when a gateway sends its presence to the vault to reconcile it (~50 KB of JSON). */
+export const PRESENCE_SYNC_CHUNK = 400
+
 /** Interval of gateway heartbeats to the vault, and how many may be missed before its members count as gone. */
 export const HEARTBEAT_INTERVAL_MS = 5000
 export const HEARTBEAT_MISSES_ALLOWED = 3

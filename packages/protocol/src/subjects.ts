@@ -13,7 +13,8 @@ export const VAULT_SUBJECTS = {
   messageStore: 'vault.v1.message.store',
   messageFetch: 'vault.v1.message.fetch',
   messageAck: 'vault.v1.message.ack',
-  gatewayHeartbeat: 'vault.v1.gateway.heartbeat'
+  gatewayHeartbeat: 'vault.v1.gateway.heartbeat',
+  gatewaySync: 'vault.v1.gateway.sync'
 } as const
 export type VaultSubject = (typeof VAULT_SUBJECTS)[keyof typeof VAULT_SUBJECTS]
 

@@ -4,8 +4,8 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
-import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
+import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
+import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
 const closed = { additionalProperties: false } as const
 
@@ -29,9 +29,18 @@ function reply<T extends Record<string, TSchema>> (fields: T) {
   return Type.Union([Type.Object({ v: Version, ok: Type.Literal(true), ...fields }, closed), FailedReply])
 }
 
-/** A member (re)enters a room through a gateway. The vault creates room and member as needed, assigns waiting messages to it, and returns its pending cards. */
-export const RoomJoinRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId }, closed)
-export const RoomJoinReply = reply({ members: Count, pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }) })
+/**
+ * A member (re)enters a room through a gateway. The vault creates room and member as needed, assigns
+ * waiting messages to it, and returns its pending cards and how its own messages stand (`receipts`
+ * for those somebody viewed, `gone` for those deleted since), which it may have missed while away.
+ */
+export const RoomJoinRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId, connectionId: ConnectionId }, closed)
+export const RoomJoinReply = reply({
+  members: Count,
+  pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
+  receipts: Type.Array(Type.Object({ id: MessageId, remaining: Count }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
+  gone: Type.Array(Type.Object({ id: MessageId, reason: GoneReason }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN })
+})
 
 /**
  * A member's connection ends (`disconnect`: still a member, its pending messages
@@ -39,7 +48,7 @@ export const RoomJoinReply = reply({ members: Count, pending: Type.Array(Card, {
  * messages are dropped).
  */
 export const RoomLeaveRequest = Type.Object({
-  v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId,
+  v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId, connectionId: ConnectionId,
   mode: Type.Union([Type.Literal('disconnect'), Type.Literal('leave')])
 }, closed)
 export const RoomLeaveReply = reply({ members: Count })
@@ -69,9 +78,20 @@ export const MessageAckReply = reply({
   gone: Type.Boolean()
 })
 
-/** A gateway is alive; members it holds stay present. */
-export const GatewayHeartbeatRequest = Type.Object({ v: Version, gatewayId: GatewayId }, closed)
-export const GatewayHeartbeatReply = reply({})
+/**
+ * A gateway is alive; members it holds stay present. It says how many connections it holds
+ * and their digest; `resync` in the reply asks it to send them (gateway.sync) because the
+ * vault's presence rows for it differ.
+ */
+export const GatewayHeartbeatRequest = Type.Object({ v: Version, gatewayId: GatewayId, connections: Count, digest: Digest }, closed)
+export const GatewayHeartbeatReply = reply({ resync: Type.Boolean() })
+
+/** One chunk of a gateway's presence: its connections numbered from `from` (inclusive) to `to` (exclusive) are exactly `entries`. */
+export const GatewaySyncRequest = Type.Object({
+  v: Version, deadline, gatewayId: GatewayId, from: ConnectionId, to: ConnectionId,
+  entries: Type.Array(Type.Object({ connectionId: ConnectionId, roomHash: RoomHash, memberId: MemberId }, closed), { maxItems: PRESENCE_SYNC_CHUNK })
+}, closed)
+export const GatewaySyncReply = reply({})
 
 // ── fan-out events on room.<hash>.events ───────────────────────────────────
 
@@ -106,6 +126,8 @@ export type MessageAckRequest = Type.Static<typeof MessageAckRequest>
 export type MessageAckReply = Type.Static<typeof MessageAckReply>
 export type GatewayHeartbeatRequest = Type.Static<typeof GatewayHeartbeatRequest>
 export type GatewayHeartbeatReply = Type.Static<typeof GatewayHeartbeatReply>
+export type GatewaySyncRequest = Type.Static<typeof GatewaySyncRequest>
+export type GatewaySyncReply = Type.Static<typeof GatewaySyncReply>
 export type MessageEvent = Type.Static<typeof MessageEvent>
 export type ViewedEvent = Type.Static<typeof ViewedEvent>
 export type GoneEvent = Type.Static<typeof GoneEvent>

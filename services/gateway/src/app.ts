@@ -5,7 +5,7 @@
  */
 import websocket from '@fastify/websocket'
 import type { Bus } from '@ephemeral-chat/bus'
-import { CLOSE_CODES, MAX_FRAME_BYTES } from '@ephemeral-chat/protocol'
+import { CLOSE_CODES, MAX_FRAME_BYTES, PRESENCE_SYNC_CHUNK } from '@ephemeral-chat/protocol'
 import { createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
@@ -19,6 +19,7 @@ import { createVaultClient } from './vault-client.js'
 import { AddressLimiter } from './ws/address-limiter.js'
 import { Connection } from './ws/connection.js'
 import { Admission } from './ws/admission.js'
+import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
 
 export interface GatewayDeps {
@@ -75,6 +76,24 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
   const addresses = new AddressLimiter(config.maxConnectionsPerAddress)
   const connections = new Set<Connection>()
   const admission = new Admission(config.maxNewWorkInFlight)
+  const presence = new PresenceLedger()
+  const resyncs = metrics.counter('presence_resyncs_total', 'Times the vault\'s presence rows for this gateway were replaced by its own')
+  let syncing = false
+  /** Tells the vault we live and what we hold; when its rows disagree, sends them ours. */
+  async function heartbeat (): Promise<void> {
+    const beat = await vault.heartbeat({ gatewayId, connections: presence.count, digest: presence.digest })
+    if (!beat.ok || !beat.resync || syncing) return
+    syncing = true
+    try {
+      resyncs.inc()
+      for (const chunk of presence.chunks(PRESENCE_SYNC_CHUNK)) {
+        // A chunk that fails leaves the rest for the next heartbeat, which asks again.
+        if (!(await vault.sync({ gatewayId, ...chunk })).ok) return
+      }
+    } finally {
+      syncing = false
+    }
+  }
   const tooSlow = metrics.counter('slow_consumers_total', 'Sockets closed for not reading what they were sent (MAX_BUFFERED_BYTES)')
   metrics.gauge('new_work_in_flight', 'Sends and joins waiting for the vault (refused beyond MAX_NEW_WORK_IN_FLIGHT)', () => admission.inFlight)
   metrics.gauge('connections', 'Open WebSocket connections', () => connections.size)
@@ -117,7 +136,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
       metrics.observe('upgrade', 'too-many-connections', 0)
       return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
     }
-    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, rates: config.rates, admission, maxBufferedBytes: config.maxBufferedBytes, tooSlow })
+    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, presence, rates: config.rates, admission, maxBufferedBytes: config.maxBufferedBytes, tooSlow })
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)
@@ -141,8 +160,15 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     return metrics.registry.metrics()
   })
 
+  // After a NATS outage: events published meanwhile never reached us. Every joined connection
+  // catches up, and the vault is told at once what we hold (our disconnects may have been lost).
+  const reconnected = bus.onReconnect(() => {
+    void heartbeat()
+    for (const connection of connections) void connection.resync()
+  })
+
   app.addHook('onReady', async () => {
-    const beat = (): void => { void vault.heartbeat({ gatewayId }) }
+    const beat = (): void => { void heartbeat() }
     beat()
     const reap = (): void => {
       for (const connection of connections) {
@@ -157,6 +183,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
 
   app.addHook('preClose', async () => {
     closing = true
+    reconnected.unsubscribe()
     for (const timer of timers) clearInterval(timer)
     const disconnects: Array<Promise<void>> = []
     for (const connection of connections) {

@@ -4,7 +4,7 @@
  */
 import { BusError, type Bus } from '@ephemeral-chat/bus'
 import {
-  codecs, encodeBytes, PROTOCOL_VERSION, VAULT_SUBJECTS, type Codec, type ErrorCode, type GatewayHeartbeatRequest,
+  codecs, encodeBytes, PROTOCOL_VERSION, VAULT_SUBJECTS, type Codec, type ErrorCode, type GatewayHeartbeatRequest, type GatewaySyncRequest,
   type MessageAckRequest, type MessageFetchRequest, type MessageStoreRequest, type RoomJoinRequest, type RoomLeaveRequest
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
@@ -20,7 +20,8 @@ export interface VaultClient {
   store (body: Body<MessageStoreRequest>): Promise<VaultResult<Success<typeof codecs.messageStoreReply extends Codec<infer R> ? R : never>>>
   fetch (body: Body<MessageFetchRequest>): Promise<VaultResult<Success<typeof codecs.messageFetchReply extends Codec<infer R> ? R : never>>>
   ack (body: Body<MessageAckRequest>): Promise<VaultResult<Success<typeof codecs.messageAckReply extends Codec<infer R> ? R : never>>>
-  heartbeat (body: Body<GatewayHeartbeatRequest>): Promise<VaultResult<object>>
+  heartbeat (body: Body<GatewayHeartbeatRequest>): Promise<VaultResult<{ resync: boolean }>>
+  sync (body: Body<GatewaySyncRequest>): Promise<VaultResult<object>>
 }
 
 export function createVaultClient (bus: Bus, metrics: ServiceMetrics, timeoutMs: number): VaultClient {
@@ -49,6 +50,7 @@ export function createVaultClient (bus: Bus, metrics: ServiceMetrics, timeoutMs:
     store: async (body) => call('message.store', VAULT_SUBJECTS.messageStore, body, codecs.messageStoreReply),
     fetch: async (body) => call('message.fetch', VAULT_SUBJECTS.messageFetch, body, codecs.messageFetchReply),
     ack: async (body) => call('message.ack', VAULT_SUBJECTS.messageAck, body, codecs.messageAckReply),
-    heartbeat: async (body) => call('gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, body, codecs.gatewayHeartbeatReply)
+    heartbeat: async (body) => call('gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, body, codecs.gatewayHeartbeatReply),
+    sync: async (body) => call('gateway.sync', VAULT_SUBJECTS.gatewaySync, body, codecs.gatewaySyncReply)
   }
 }

@@ -12,12 +12,12 @@ interface SubjectCase {
 
 const SUBJECTS: Record<VaultSubject, SubjectCase> = {
   [VAULT_SUBJECTS.roomJoin]: {
-    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), gatewayId: newGatewayId() }),
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), gatewayId: newGatewayId(), connectionId: 7 }),
     reply: codecs.roomJoinReply,
     identifier: 'roomHash'
   },
   [VAULT_SUBJECTS.roomLeave]: {
-    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), gatewayId: newGatewayId(), mode: 'leave' }),
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), gatewayId: newGatewayId(), connectionId: 7, mode: 'leave' }),
     reply: codecs.roomLeaveReply,
     identifier: 'roomHash'
   },
@@ -37,8 +37,13 @@ const SUBJECTS: Record<VaultSubject, SubjectCase> = {
     identifier: 'roomHash'
   },
   [VAULT_SUBJECTS.gatewayHeartbeat]: {
-    valid: () => ({ v: 1, gatewayId: newGatewayId() }),
+    valid: () => ({ v: 1, gatewayId: newGatewayId(), connections: 0, digest: '0'.repeat(16) }),
     reply: codecs.gatewayHeartbeatReply,
+    identifier: 'gatewayId'
+  },
+  [VAULT_SUBJECTS.gatewaySync]: {
+    valid: () => ({ v: 1, gatewayId: newGatewayId(), from: 0, to: 1, entries: [{ connectionId: 0, roomHash: newRoomHash(), memberId: newMemberId() }] }),
+    reply: codecs.gatewaySyncReply,
     identifier: 'gatewayId'
   }
 }

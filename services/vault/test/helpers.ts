@@ -124,13 +124,21 @@ export function fakeEnvelope (bucket = 256): { iv: string, ct: string } {
 }
 
 export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
+  // One connection of this gateway per member and room, as one open tab would be.
+  const connections = new Map<string, number>()
+  const connectionId = (roomHash: string, memberId: string): number => {
+    const key = `${roomHash}:${memberId}`
+    let id = connections.get(key)
+    if (id === undefined) connections.set(key, id = connections.size)
+    return id
+  }
   return {
-    join: async (roomHash: string, memberId: string) => call(bus, VAULT_SUBJECTS.roomJoin, { roomHash, memberId, gatewayId }, codecs.roomJoinReply),
-    leave: async (roomHash: string, memberId: string, mode: 'leave' | 'disconnect') => call(bus, VAULT_SUBJECTS.roomLeave, { roomHash, memberId, gatewayId, mode }, codecs.roomLeaveReply),
+    join: async (roomHash: string, memberId: string) => call(bus, VAULT_SUBJECTS.roomJoin, { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId) }, codecs.roomJoinReply),
+    leave: async (roomHash: string, memberId: string, mode: 'leave' | 'disconnect') => call(bus, VAULT_SUBJECTS.roomLeave, { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId), mode }, codecs.roomLeaveReply),
     store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => call(bus, VAULT_SUBJECTS.messageStore, { roomHash, memberId, id, ...envelope }, codecs.messageStoreReply),
     fetch: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageFetch, { roomHash, memberId, id }, codecs.messageFetchReply),
     ack: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageAck, { roomHash, memberId, id }, codecs.messageAckReply),
-    heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId }, codecs.gatewayHeartbeatReply),
+    heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, connections: 0, digest: '0'.repeat(16) }, codecs.gatewayHeartbeatReply),
     gatewayId
   }
 }

@@ -5,7 +5,7 @@
  */
 import {
   CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PATTERNS, PROTOCOL_VERSION,
-  type ClientFrame, type RateLimit, type ErrorCode, type ServerFrame
+  type ClientFrame, type GoneReason, type RateLimit, type ErrorCode, type ServerFrame
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 import { createHash } from 'node:crypto'
@@ -15,6 +15,7 @@ import type { RateName } from '../config.js'
 import type { VaultClient } from '../vault-client.js'
 import type { RoomMember, RoomRegistry } from './rooms.js'
 import type { Admission } from './admission.js'
+import type { PresenceLedger } from './presence.js'
 import { TokenBucket } from './token-bucket.js'
 
 export interface ConnectionDeps {
@@ -22,6 +23,8 @@ export interface ConnectionDeps {
   rooms: RoomRegistry
   metrics: ServiceMetrics
   gatewayId: string
+  /** This gateway's connections as the vault should count them. */
+  presence: PresenceLedger
   rates: Readonly<Record<RateName, RateLimit>>
   admission: Admission
   /** Bytes a socket may have waiting; beyond it the client is not reading and is disconnected. */
@@ -98,7 +101,11 @@ export class Connection implements RoomMember {
   /** The TCP socket under the WebSocket: corked while frames for it accumulate within one turn of the event loop. */
   readonly #tcp: Socket
 
+  /** This connection's number at this gateway: its presence row at the vault is its own. */
+  readonly #id: number
+
   constructor (socket: WebSocket, tcp: Socket, deps: ConnectionDeps) {
+    this.#id = deps.presence.nextConnectionId()
     this.#socket = socket
     this.#tcp = tcp
     this.#deps = deps
@@ -158,10 +165,12 @@ export class Connection implements RoomMember {
       if (roomHash === undefined) return
       const memberId = this.#memberId
       this.#deps.rooms.remove(roomHash, this)
+      this.#deps.presence.remove(this.#id)
       this.#roomHash = undefined
       // A join still in flight sends the disconnect itself once the vault has answered it.
       if (this.#joining) return
-      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
+      // Should this be lost (NATS down), the next heartbeat's digest reconciles it.
+      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, mode: 'disconnect' })
     } finally {
       this.#closed = true
       for (const resolve of this.#whenClosed?.splice(0) ?? []) resolve()
@@ -274,14 +283,36 @@ export class Connection implements RoomMember {
         this.#deps.rooms.publish(roomHash, { v, type: 'typing', from: memberId, active: frame.active })
         return 'ok'
       case 'leave': {
-        const left = await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'leave' })
+        const left = await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, mode: 'leave' })
         if (!left.ok) return answer(left.code)
         this.#deps.rooms.remove(roomHash, this)
+        this.#deps.presence.remove(this.#id)
         this.#roomHash = undefined
         this.deliver({ v, type: 'left', ...refPart })
         return 'ok'
       }
     }
+  }
+
+  /** Receipts and deletions of this member's own messages that it may have missed while away. */
+  #catchUp (joined: { receipts: Array<{ id: string, remaining: number }>, gone: Array<{ id: string, reason: GoneReason }> }): void {
+    for (const { id, remaining } of joined.receipts) this.deliver({ v: PROTOCOL_VERSION, type: 'viewed', id, remaining })
+    for (const { id, reason } of joined.gone) this.deliver({ v: PROTOCOL_VERSION, type: 'gone', id, reason })
+  }
+
+  /**
+   * After the bus reconnected: events published meanwhile may never have reached us. Joining
+   * again (the same connection: presence does not change) brings back the pending cards (the
+   * client drops the ones it has), the count, and this member's receipts and deletions.
+   */
+  async resync (): Promise<void> {
+    const roomHash = this.#roomHash
+    if (roomHash === undefined || this.#joining) return
+    const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
+    if (!joined.ok || this.#roomHash !== roomHash) return
+    for (const card of joined.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
+    this.deliver({ v: PROTOCOL_VERSION, type: 'presence', members: joined.members })
+    this.#catchUp(joined)
   }
 
   async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
@@ -291,20 +322,24 @@ export class Connection implements RoomMember {
     // Subscribe before asking the vault, so no event published after the join is missed.
     const roomHash = this.#deps.rooms.add(roomHashOf(roomId), this)
     this.#roomHash = roomHash
-    const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId })
+    // In the ledger from now: a join the vault commits after we gave up on it is reconciled away.
+    this.#deps.presence.add(this.#id, roomHash, memberId)
+    const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
     this.#joining = false
     if (!joined.ok) {
       this.#deps.rooms.remove(roomHash, this)
+      this.#deps.presence.remove(this.#id)
       this.#roomHash = undefined
       this.#fail(joined.code, ref, undefined, joined.retryAfterMs)
       return joined.code
     }
     if (this.#roomHash === undefined) {
       // The socket closed while the vault was joining it: undo the presence it just counted.
-      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, mode: 'disconnect' })
+      await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, mode: 'disconnect' })
       return 'closed'
     }
     this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: joined.members, pending: joined.pending })
+    this.#catchUp(joined)
     return 'ok'
   }
 }

@@ -17,12 +17,17 @@ export interface MembersTable {
   last_seen_at: ColumnType<Date, Date | string, Date | string>
 }
 
-/** Which gateway holds a live connection of a member, and how many. Presence counts members with a row here. */
+/**
+ * One live WebSocket connection of a member, held by a gateway (its own number for it).
+ * Presence counts the members with a row here; each gateway's rows are reconciled
+ * with what it really holds by its heartbeat.
+ */
 export interface PresenceTable {
   room_hash: string
   member_id: string
   gateway_id: string
-  connections: number
+  /** bigint: read back as text. */
+  connection_id: ColumnType<string, number | string, number | string>
 }
 
 export interface GatewaysTable {
@@ -52,6 +57,8 @@ export interface MessagesTable {
 export interface MessageTombstonesTable {
   room_hash: string
   id: string
+  /** So that the sender, coming back, can be told how its message ended. */
+  sender_id: string
   reason: 'viewed' | 'left'
   expires_at: ColumnType<Date, Date | string, Date | string>
 }

@@ -78,10 +78,14 @@ export interface JoinRow {
   present: number | null
   /** [id, sender, bucket, expires (Unix ms)] per pending card, oldest first; null when none. */
   cards: Array<[string, string, number, number]> | null
+  /** The member's own messages still stored that somebody viewed: [id, recipients yet to view it]. */
+  sent: Array<[string, number]> | null
+  /** The member's own messages deleted since: [id, why]. */
+  gone: Array<[string, 'viewed' | 'left']> | null
 }
 
-/** rooms, members, gateways; max members per room, max cards per join. */
-export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($1::text[], $2::text[], $3::text[], $4::int, $5::int)')
+/** rooms, members, gateways, connections; max members per room, max cards per join. */
+export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int, $6::int)')
 
 export interface LeaveRow {
   ord: number
@@ -89,12 +93,15 @@ export interface LeaveRow {
   gone: string[]
 }
 
-/** rooms, members, gateways, leave-for-good flags. */
-export const LEAVE = statement<LeaveRow>('vault_leave', 'select * from vault_leave($1::text[], $2::text[], $3::text[], $4::boolean[])')
+/** rooms, members, gateways, connections, leave-for-good flags. */
+export const LEAVE = statement<LeaveRow>('vault_leave', 'select * from vault_leave($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])')
 
-/** gateway id. */
-export const HEARTBEAT = statement<Record<string, never>>('vault_heartbeat',
-  'insert into gateways (gateway_id, last_heartbeat_at) values ($1, now()) on conflict (gateway_id) do update set last_heartbeat_at = now()')
+/** gateway id, its connections, their digest. */
+export const HEARTBEAT = statement<{ resync: boolean }>('vault_heartbeat', 'select vault_heartbeat($1, $2, $3) as resync')
+
+/** gateway id, from, to, connections, rooms, members: rooms whose presence count changed, with it. */
+export const SYNC_PRESENCE = statement<{ room: string, present: number }>('vault_sync_presence',
+  'select * from vault_sync_presence($1, $2, $3, $4::bigint[], $5::text[], $6::text[])')
 
 /** Results indexed by the request they answer. */
 export function byOrd<Row extends { ord: number }> (rows: readonly Row[], count: number): Row[] {

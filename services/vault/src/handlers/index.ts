@@ -14,7 +14,7 @@ import type { Queryable } from '../db/statements.js'
 import { publishRoomEvent } from '../events.js'
 import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
 import { failure, success, type Outcome } from '../queries/result.js'
-import { joinRooms, leaveRooms, touchGateway, type Joined, type Left } from '../queries/rooms.js'
+import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left } from '../queries/rooms.js'
 import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
@@ -125,8 +125,12 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       async (request, deadline): Promise<Outcome<Acked>> => acks.submit(request, deadline),
       (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
-    serve(deps, 'gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, codecs.gatewayHeartbeatRequest, async (request) => {
-      await touchGateway(pool, request.gatewayId)
+    serve(deps, 'gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, codecs.gatewayHeartbeatRequest,
+      async (request) => success({ resync: await heartbeat(pool, request) }),
+      (beat) => beat),
+
+    serve(deps, 'gateway.sync', VAULT_SUBJECTS.gatewaySync, codecs.gatewaySyncRequest, async (request) => {
+      for (const [roomHash, members] of await syncPresence(pool, request)) publishRoomEvent(bus, roomHash, { type: 'presence', members })
       return success({})
     }, () => ({}))
   ]

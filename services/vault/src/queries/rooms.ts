@@ -4,11 +4,12 @@
  * some gateway right now. Join and leave run a whole batch in one statement.
  */
 import {
-  MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, type Card, type PaddingBucket, type RoomJoinRequest, type RoomLeaveRequest
+  MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, type Card, type GatewayHeartbeatRequest, type GoneReason, type GatewaySyncRequest, type PaddingBucket,
+  type RoomJoinRequest, type RoomLeaveRequest
 } from '@ephemeral-chat/protocol'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
-import { byOrd, HEARTBEAT, JOIN, LEAVE, run, type JoinRow, type Queryable } from '../db/statements.js'
+import { byOrd, HEARTBEAT, JOIN, LEAVE, run, SYNC_PRESENCE, type JoinRow, type Queryable } from '../db/statements.js'
 import { failure, success, type Outcome } from './result.js'
 
 export async function presenceCount (db: Kysely<Database>, roomHash: string): Promise<number> {
@@ -19,13 +20,28 @@ export async function presenceCount (db: Kysely<Database>, roomHash: string): Pr
   return Number(row.members)
 }
 
-export async function touchGateway (db: Queryable, gatewayId: string): Promise<void> {
-  await run(db, HEARTBEAT, [gatewayId])
+/** Records that the gateway is alive; true when its presence rows differ from the digest it sent. */
+export async function heartbeat (db: Queryable, request: GatewayHeartbeatRequest): Promise<boolean> {
+  const rows = await run(db, HEARTBEAT, [request.gatewayId, request.connections, request.digest])
+  return rows[0]?.resync === true
+}
+
+/** Replaces one range of a gateway's presence rows; returns the rooms whose count changed. */
+export async function syncPresence (db: Queryable, request: GatewaySyncRequest): Promise<Map<string, number>> {
+  const rows = await run(db, SYNC_PRESENCE, [
+    request.gatewayId, request.from, request.to,
+    request.entries.map((e) => e.connectionId), request.entries.map((e) => e.roomHash), request.entries.map((e) => e.memberId)
+  ])
+  return new Map(rows.map((row) => [row.room, row.present]))
 }
 
 export interface Joined {
   members: number
   pending: Card[]
+  /** The member's own messages somebody viewed, with how many recipients have not yet. */
+  receipts: Array<{ id: string, remaining: number }>
+  /** The member's own messages deleted since it was last told. */
+  gone: Array<{ id: string, reason: GoneReason }>
 }
 
 function cards (row: JoinRow): Card[] {
@@ -37,12 +53,18 @@ export async function joinRooms (db: Queryable, requests: readonly RoomJoinReque
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
     requests.map((r) => r.gatewayId),
+    requests.map((r) => r.connectionId),
     MAX_MEMBERS_PER_ROOM,
     MAX_PENDING_CARDS_PER_JOIN
   ]), requests.length)
   return rows.map((row): Outcome<Joined> => row.outcome === 'room-full'
     ? failure('room-full')
-    : success({ members: row.present ?? 0, pending: cards(row) }))
+    : success({
+      members: row.present ?? 0,
+      pending: cards(row),
+      receipts: (row.sent ?? []).map(([id, remaining]) => ({ id, remaining })),
+      gone: (row.gone ?? []).map(([id, reason]) => ({ id, reason }))
+    }))
 }
 
 export interface Left {
@@ -56,6 +78,7 @@ export async function leaveRooms (db: Queryable, requests: readonly RoomLeaveReq
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
     requests.map((r) => r.gatewayId),
+    requests.map((r) => r.connectionId),
     requests.map((r) => r.mode === 'leave')
   ]), requests.length)
   return rows.map((row) => success({ members: row.present, gone: row.gone }))

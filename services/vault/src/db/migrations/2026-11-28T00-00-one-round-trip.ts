@@ -119,9 +119,9 @@ BEGIN
     RETURNING m.sender_id, cardinality(m.unviewed) INTO sender, remaining;
     IF FOUND THEN
       IF remaining = 0 THEN
-        WITH gone AS (DELETE FROM messages m WHERE m.room_hash = item.room AND m.id = item.id RETURNING m.expires_at)
-        INSERT INTO message_tombstones (room_hash, id, reason, expires_at)
-        SELECT item.room, item.id, 'viewed', gone.expires_at FROM gone ON CONFLICT DO NOTHING;
+        WITH gone AS (DELETE FROM messages m WHERE m.room_hash = item.room AND m.id = item.id RETURNING m.sender_id, m.expires_at)
+        INSERT INTO message_tombstones (room_hash, id, sender_id, reason, expires_at)
+        SELECT item.room, item.id, gone.sender_id, 'viewed', gone.expires_at FROM gone ON CONFLICT DO NOTHING;
         outcome := 'gone';
       ELSE
         outcome := 'viewed';
@@ -143,6 +143,10 @@ BEGIN
 END
 $fn$;
 
+`
+
+/** vault_join as this migration defines it (a later migration replaces it and restores it on the way down). */
+export const JOIN_FUNCTION = String.raw`
 -- A member (re)enters a room through a gateway: room and member are created as
 -- needed (at most p_max_members members), its connection is counted, messages
 -- that were waiting for somebody become its own, and its pending cards come back
@@ -204,6 +208,9 @@ BEGIN
 END
 $fn$;
 
+`
+
+const REMOVE_MEMBER_FUNCTION = String.raw`
 -- Removes a member for good: its connections, its place in every recipient set, and
 -- the messages nobody else is waiting for (returned). The caller holds the room lock.
 CREATE FUNCTION vault_remove_member(p_room text, p_member text)
@@ -216,16 +223,20 @@ BEGIN
   UPDATE messages m SET recipients = array_remove(m.recipients, p_member), unviewed = array_remove(m.unviewed, p_member)
    WHERE m.room_hash = p_room AND p_member = ANY (m.recipients);
   WITH gone AS (
-    DELETE FROM messages m WHERE m.room_hash = p_room AND NOT m.waiting AND cardinality(m.unviewed) = 0 RETURNING m.id, m.expires_at
+    DELETE FROM messages m WHERE m.room_hash = p_room AND NOT m.waiting AND cardinality(m.unviewed) = 0 RETURNING m.id, m.sender_id, m.expires_at
   ), kept AS (
-    INSERT INTO message_tombstones (room_hash, id, reason, expires_at)
-    SELECT p_room, gone.id, 'left', gone.expires_at FROM gone ON CONFLICT DO NOTHING
+    INSERT INTO message_tombstones (room_hash, id, sender_id, reason, expires_at)
+    SELECT p_room, gone.id, gone.sender_id, 'left', gone.expires_at FROM gone ON CONFLICT DO NOTHING
   ) SELECT coalesce(array_agg(gone.id), '{}') INTO v_gone FROM gone;
   DELETE FROM members m WHERE m.room_hash = p_room AND m.member_id = p_member;
   RETURN v_gone;
 END
 $fn$;
 
+`
+
+/** vault_leave as this migration defines it (restored by a later migration's down). */
+export const LEAVE_FUNCTION = String.raw`
 -- A member's connection ends (p_leave false: it stays a member, its pending
 -- messages wait for it) or the member leaves for good (p_leave true).
 CREATE FUNCTION vault_leave(p_rooms text[], p_members text[], p_gateways text[], p_leave boolean[])
@@ -304,17 +315,20 @@ export async function up (db: Kysely<any>): Promise<void> {
   `).execute(db)
   await sql.raw(String.raw`
     -- A deleted message's id, kept until the message would have expired, so that a resend that
-    -- arrives after it was viewed (a stall, a retry) is never stored and delivered a second time.
+    -- arrives after it was viewed (a stall, a retry) is never stored and delivered a second time,
+    -- and a sender who was away (reconnecting, an outage) learns on its next join how it ended.
     CREATE TABLE message_tombstones (
       room_hash text COLLATE "C" NOT NULL,
       id text COLLATE "C" NOT NULL,
+      sender_id text COLLATE "C" NOT NULL,
       reason text NOT NULL CHECK (reason IN ('viewed', 'left')),
       expires_at timestamptz NOT NULL,
       CONSTRAINT message_tombstones_pk PRIMARY KEY (room_hash, id)
     );
     CREATE INDEX message_tombstones_expires_idx ON message_tombstones (expires_at);
+    CREATE INDEX message_tombstones_sender_idx ON message_tombstones (room_hash, sender_id);
   `).execute(db)
-  await sql.raw(FUNCTIONS).execute(db)
+  await sql.raw([FUNCTIONS, JOIN_FUNCTION, REMOVE_MEMBER_FUNCTION, LEAVE_FUNCTION].join('\n')).execute(db)
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,8 +5,10 @@
 import type { Migration } from 'kysely'
 import * as initial from './2026-11-25T00-00-initial.js'
 import * as oneRoundTrip from './2026-11-28T00-00-one-round-trip.js'
+import * as presenceByConnection from './2026-11-28T01-00-presence-by-connection.js'
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-initial': initial,
-  '2026-11-28T00-00-one-round-trip': oneRoundTrip
+  '2026-11-28T00-00-one-round-trip': oneRoundTrip,
+  '2026-11-28T01-00-presence-by-connection': presenceByConnection
 }
