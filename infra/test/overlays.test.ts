@@ -130,8 +130,8 @@ t.test('network paths: the ones the product needs are open, the rest closed', as
       [pod('nats'), pod('nats'), 6222],
       [pod('vault'), database, 5432],
       [pod('vault-migrate'), database, 5432],
-      [prometheus, pod('gateway'), 3000],
-      [prometheus, pod('vault'), 3001]
+      [prometheus, pod('gateway'), 9090],
+      [prometheus, pod('vault'), 9090]
     ]
     const closed: [Endpoint, Endpoint, number][] = [
       [pod('gateway'), database, 5432],
@@ -140,6 +140,9 @@ t.test('network paths: the ones the product needs are open, the rest closed', as
       [ingressController, pod('vault'), 3001],
       [ingressController, pod('nats'), 4222],
       [stranger, pod('gateway'), 3000],
+      [ingressController, pod('gateway'), 9090],
+      [prometheus, pod('gateway'), 3000],
+      [prometheus, pod('vault'), 3001],
       [stranger, pod('nats'), 4222],
       [stranger, database, 5432],
       [pod('vault-migrate'), pod('nats'), 4222],

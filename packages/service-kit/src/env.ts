@@ -73,6 +73,11 @@ export function readPort (env: Env, name: string, fallback: number): number {
   return readInteger(env, name, fallback, { min: 0, max: 65535 })
 }
 
+/** A port that may be left unset (the feature it serves is then off). */
+export function readOptionalPort (env: Env, name: string): number | undefined {
+  return env[name]?.trim() === undefined || env[name]?.trim() === '' ? undefined : readPort(env, name, 0)
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 

@@ -4,7 +4,7 @@
  * request for an unknown route logs its URL at `info`. Both services answer these
  * without logging anything.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
 
 /** For Fastify's `clientErrorHandler`: a 400 for a malformed request, then the socket is closed; nothing is logged. */
@@ -16,4 +16,19 @@ export function quietClientError (_error: Error, socket: Socket): void {
 /** For `setNotFoundHandler`: a plain 404 that leaves the URL out of the logs. */
 export async function quietNotFound (_request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await reply.code(404).type('text/plain').send('Not found')
+}
+
+/**
+ * The Prometheus endpoint on a server of its own, for a port that is not the public one
+ * (METRICS_PORT): counts and latencies are for the operator, not for every visitor.
+ */
+export async function buildMetricsApp (metrics: { registry: { contentType: string, metrics (): Promise<string> } }, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), clientErrorHandler: quietClientError })
+  app.setNotFoundHandler(quietNotFound)
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+  await app.ready()
+  return app
 }

@@ -1,4 +1,4 @@
 export * from './env.js'
 export * from './logger.js'
 export * from './metrics.js'
-export { quietClientError, quietNotFound } from './http.js'
+export { buildMetricsApp, quietClientError, quietNotFound } from './http.js'

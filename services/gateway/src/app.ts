@@ -6,7 +6,7 @@
 import websocket from '@fastify/websocket'
 import type { Bus } from '@ephemeral-chat/bus'
 import { CLOSE_CODES, MAX_FRAME_BYTES, PRESENCE_SYNC_CHUNK } from '@ephemeral-chat/protocol'
-import { createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { buildMetricsApp, createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
@@ -21,6 +21,13 @@ import { Connection } from './ws/connection.js'
 import { Admission } from './ws/admission.js'
 import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Prometheus endpoint, on its own server: listen on METRICS_PORT, or inject. */
+    metricsApp: FastifyInstance
+  }
+}
 
 export interface GatewayDeps {
   config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
@@ -70,6 +77,9 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     clientErrorHandler: quietClientError
   })
   app.setNotFoundHandler(quietNotFound)
+  // /metrics is served apart (METRICS_PORT), never on the public port.
+  app.decorate('metricsApp', await buildMetricsApp(metrics, deps.logger))
+  app.addHook('onClose', async () => { await app.metricsApp.close() })
   const gatewayId = randomBytes(16).toString('hex')
   const vault = createVaultClient(bus, metrics, config.requestTimeoutMs)
   const rooms = new RoomRegistry(bus)
@@ -154,10 +164,6 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     } catch {
       return reply.code(503).send({ status: 'unavailable' })
     }
-  })
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(metrics.registry.contentType)
-    return metrics.registry.metrics()
   })
 
   // After a NATS outage: events published meanwhile never reached us. Every joined connection

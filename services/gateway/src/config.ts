@@ -1,12 +1,14 @@
 /** The gateway's configuration, read from the environment once and frozen. */
 import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
 import { DEFAULT_REQUEST_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, MAX_CONNECTIONS_PER_ADDRESS, RATE_LIMITS, type RateLimit } from '@ephemeral-chat/protocol'
-import { ConfigError, readBoolean, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
+import { ConfigError, readBoolean, readDuration, readInteger, readList, readLogLevel, readOptionalPort, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
 import { fileURLToPath } from 'node:url'
 
 export interface GatewayConfig {
   readonly host: string
   readonly port: number
+  /** Port of /metrics (Prometheus), apart from the public one; unset: not served. */
+  readonly metricsPort: number | undefined
   readonly natsUrl: string
   /** Optional namespace for every subject, so several installs can share one NATS. */
   readonly natsSubjectPrefix: string | undefined
@@ -50,6 +52,7 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
   return Object.freeze({
     host: readString(env, 'HOST', '0.0.0.0'),
     port: readPort(env, 'PORT', 3000),
+    metricsPort: readOptionalPort(env, 'METRICS_PORT'),
     natsUrl: readString(env, 'NATS_URL', 'nats://127.0.0.1:4222'),
     natsSubjectPrefix: readSubjectPrefix(env),
     allowedOrigins: Object.freeze(allowedOrigins),

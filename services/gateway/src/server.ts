@@ -16,6 +16,7 @@ const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', lo
 const bus = config.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, config.natsSubjectPrefix)
 const app = await buildGatewayApp({ config, logger, bus })
 await app.listen({ host: config.host, port: config.port })
+if (config.metricsPort !== undefined) await app.metricsApp.listen({ host: config.host, port: config.metricsPort })
 
 let stopping = false
 async function shutdown (): Promise<void> {

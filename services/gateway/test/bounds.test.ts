@@ -15,7 +15,7 @@ async function open (gateway: RunningGateway) {
 }
 
 async function metric (gateway: RunningGateway, name: string): Promise<number> {
-  const text = (await gateway.app.inject({ method: 'GET', url: '/metrics' })).body
+  const text = (await gateway.app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body
   const line = text.split('\n').find((l) => l.startsWith(`${name} `))
   return Number(line?.split(' ')[1] ?? 0)
 }

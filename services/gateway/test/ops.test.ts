@@ -25,6 +25,8 @@ t.test('every page answer carries the strict security headers', async (t) => {
   t.equal(response.headers['x-frame-options'], 'DENY')
   t.same(response.json(), { status: 'ok' })
   t.same((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' })
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404, '/metrics is not on the public port')
+  t.equal((await app.metricsApp.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, 'but on its own server (METRICS_PORT)')
   const root = await app.inject({ method: 'GET', url: '/' })
   t.equal(root.statusCode, 503, 'without a built client the page says so')
 })
@@ -58,9 +60,9 @@ t.test('logs and metrics carry no identifier, address or text', async (t) => {
   bad.send(JSON.stringify({ v: 1, type: 'join', roomId: '*', memberSecret: bob.memberSecret }))
   bad.close()
   alice.session.close()
-  await waitFor('alice disconnect is processed', async () => (await app.inject({ url: '/metrics' })).body.includes('vault.room.leave'))
+  await waitFor('alice disconnect is processed', async () => (await app.metricsApp.inject({ url: '/metrics' })).body.includes('vault.room.leave'))
 
-  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const metrics = (await app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body
   t.match(metrics, /gateway_operation_duration_seconds_count\{operation="frame.send",outcome="ok"\} 1/)
   t.match(metrics, /gateway_connections /)
   const logs = lines.filter((line) => !line.includes('Server listening')).join('\n')
@@ -85,9 +87,10 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
   const d = await deployment(t)
   await d.startVault()
   const port = await freePort()
+  const metricsPort = await freePort()
   const entry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url))
   const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix },
+    env: { PATH: process.env.PATH, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -98,6 +101,8 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
 
   const { keys } = await newRoom()
   await waitFor('the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 15_000, 100)
+  t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, '/metrics is served on METRICS_PORT')
+  t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'and not on the public port')
   const client = await connectClient(t, `ws://127.0.0.1:${port}/ws`, keys, { reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })
   t.equal(client.session.state, 'joined')
 

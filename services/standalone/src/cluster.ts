@@ -2,7 +2,8 @@
  * `npm run cluster`: a local scale-out for trying things and for tests. Migrates,
  * then runs 2 vaults and 2 gateways as separate processes against the local
  * PostgreSQL (PG* / DATABASE_URL) and NATS (NATS_URL): gateways on PORT and
- * PORT+1, vault health endpoints on VAULT_PORT and VAULT_PORT+1.
+ * PORT+1, vault health endpoints on VAULT_PORT and VAULT_PORT+1, their /metrics on
+ * VAULT_PORT+10 and VAULT_PORT+11.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -43,7 +44,7 @@ async function main (): Promise<void> {
     process.exit(1)
   }
   for (let i = 0; i < count; i++) {
-    run(`vault-${i + 1}`, entry('vault/dist/src/server.js'), { ENCRYPTION_KEY: encryptionKey, PORT: String(vaultPort + i) })
+    run(`vault-${i + 1}`, entry('vault/dist/src/server.js'), { ENCRYPTION_KEY: encryptionKey, PORT: String(vaultPort + i), METRICS_PORT: String(vaultPort + 10 + i) })
   }
   for (let i = 0; i < count; i++) {
     run(`gateway-${i + 1}`, entry('gateway/dist/src/server.js'), { PORT: String(gatewayPort + i) })

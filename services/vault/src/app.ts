@@ -3,7 +3,7 @@
  * arrives over the bus; HTTP serves only health and metrics.
  */
 import type { Bus } from '@ephemeral-chat/bus'
-import { createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { buildMetricsApp, createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
@@ -27,6 +27,8 @@ export interface VaultDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     sweeper: Sweeper
+    /** The Prometheus endpoint, on its own server: listen on METRICS_PORT, or inject. */
+    metricsApp: FastifyInstance
   }
 }
 
@@ -36,6 +38,9 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
   const metrics = deps.metrics ?? createMetrics('vault')
   const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), clientErrorHandler: quietClientError })
   app.setNotFoundHandler(quietNotFound)
+  // /metrics is served apart (METRICS_PORT), not beside the health checks.
+  app.decorate('metricsApp', await buildMetricsApp(metrics, deps.logger))
+  app.addHook('onClose', async () => { await app.metricsApp.close() })
   const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
   const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
   app.decorate('sweeper', sweeper)
@@ -73,10 +78,6 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
     }
   })
 
-  app.get('/metrics', async (_request, reply) => {
-    reply.type(metrics.registry.contentType)
-    return metrics.registry.metrics()
-  })
 
   return app
 }

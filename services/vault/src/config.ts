@@ -1,7 +1,7 @@
 /** The vault's configuration, read from the environment once and frozen. */
 import { isValidSubjectPrefix } from '@ephemeral-chat/bus'
 import { DEFAULT_MESSAGE_TTL_MS } from '@ephemeral-chat/protocol'
-import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
+import { ConfigError, parseHexKey, readDuration, readInteger, readList, readLogLevel, readOptionalPort, readPort, readString, type Env, type LogLevel } from '@ephemeral-chat/service-kit'
 import { userInfo } from 'node:os'
 import type { BatcherOptions } from './batch.js'
 import type { RoomShareOptions } from './room-share.js'
@@ -10,6 +10,8 @@ import type { DatabaseConfig } from './db/database.js'
 export interface VaultConfig {
   readonly host: string
   readonly port: number
+  /** Port of /metrics (Prometheus), apart from the health checks; unset: not served. */
+  readonly metricsPort: number | undefined
   readonly natsUrl: string
   /** Optional namespace for every subject, so several installs can share one NATS. */
   readonly natsSubjectPrefix: string | undefined
@@ -80,6 +82,7 @@ export function loadVaultConfig (env: Env): VaultConfig {
   return Object.freeze({
     host: readString(env, 'HOST', '0.0.0.0'),
     port: readPort(env, 'PORT', DEFAULT_VAULT_PORT),
+    metricsPort: readOptionalPort(env, 'METRICS_PORT'),
     natsUrl: readString(env, 'NATS_URL', 'nats://127.0.0.1:4222'),
     natsSubjectPrefix: readSubjectPrefix(env),
     database: Object.freeze(loadDatabaseConfig(env)),

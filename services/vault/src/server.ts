@@ -19,6 +19,7 @@ const pool = createPool(config.database)
 const db = createDatabase(pool)
 const app = await buildVaultApp({ config, logger, bus, db, pool })
 await app.listen({ host: config.host, port: config.port })
+if (config.metricsPort !== undefined) await app.metricsApp.listen({ host: config.host, port: config.metricsPort })
 
 let stopping = false
 async function shutdown (): Promise<void> {

@@ -73,7 +73,7 @@ t.test('a full queue answers unavailable at once, with a retry hint, and stores 
   const deadline = Date.now() + 10_000
   const accepted = [newMessageId(), newMessageId(), newMessageId()]
   const store = async (id: string) => call(h.bus, VAULT_SUBJECTS.messageStore, storeBody(room, alice, id, deadline), codecs.messageStoreReply)
-  const queued = async (n: number): Promise<boolean> => new RegExp(`vault_queued_requests ${n}\\b`).test((await vault.app.inject({ method: 'GET', url: '/metrics' })).body)
+  const queued = async (n: number): Promise<boolean> => new RegExp(`vault_queued_requests ${n}\\b`).test((await vault.app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body)
   // The first runs (held up by the lock), the next two wait: the queue is full.
   const inFlight = [store(accepted[0] ?? '')]
   await waitFor('the first store to run', async () => (await lockWaits(h)) === 1)

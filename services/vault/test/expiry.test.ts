@@ -42,7 +42,7 @@ t.test('one sweep after the expiry deletes unviewed messages and tells the room 
   t.match(await api.ack(room, bob, id), { ok: false, code: 'already-gone' }, 'a late ack is answered already-gone')
   t.match(await api.join(room, bob), { ok: true, pending: [] }, 'join no longer lists it')
   t.match(await api.join(lonelyRoom, newMemberId()), { ok: true, pending: [] }, 'nor does a newcomer get the waiting one')
-  const expired = await vault.app.inject({ method: 'GET', url: '/metrics' })
+  const expired = await vault.app.metricsApp.inject({ method: 'GET', url: '/metrics' })
   t.match(expired.body, /^vault_messages_expired_total 2$/m, 'the expiries are counted')
 })
 

@@ -88,7 +88,7 @@ t.test('/metrics is Prometheus text that names no room, member, gateway or messa
   await api.leave(room, alice, 'disconnect')
   await h.bus.request(VAULT_SUBJECTS.messageFetch, encodeBytes({ v: 1, roomHash: room, memberId: alice, id, extra: true }))
 
-  const response = await vault.app.inject({ method: 'GET', url: '/metrics' })
+  const response = await vault.app.metricsApp.inject({ method: 'GET', url: '/metrics' })
   t.equal(response.statusCode, 200, 'status 200')
   t.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/, 'Prometheus text format')
   const text = response.body

@@ -8,7 +8,7 @@ const IN_FLIGHT = 50
 
 /** Requests of `operation` one vault has answered, from its Prometheus text (every outcome summed). */
 async function served (vault: RunningVault, operation: string): Promise<number> {
-  const response = await vault.app.inject({ method: 'GET', url: '/metrics' })
+  const response = await vault.app.metricsApp.inject({ method: 'GET', url: '/metrics' })
   let total = 0
   for (const line of response.body.split('\n')) {
     if (line.startsWith('vault_operation_duration_seconds_count{') && line.includes(`operation="${operation}"`)) {

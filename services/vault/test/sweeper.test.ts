@@ -153,7 +153,7 @@ t.test('two replicas sweeping at once delete each expired message exactly once',
   t.same(messages.filter((m) => gone.get(m.id) !== 1).map((m) => m.id), [], 'exactly one expired event for each message')
 
   const counted = await Promise.all(replicas.map(async (replica) => {
-    const metrics = await replica.app.inject({ method: 'GET', url: '/metrics' })
+    const metrics = await replica.app.metricsApp.inject({ method: 'GET', url: '/metrics' })
     return Number(/^vault_messages_expired_total (\d+)$/m.exec(metrics.body)?.[1] ?? NaN)
   }))
   t.equal(counted.reduce((a, b) => a + b, 0), messages.length, 'the replicas\' expiry counters add up to the number of messages')
