@@ -1,6 +1,6 @@
 /** Entry point of a gateway process: config, bus, listen, graceful shutdown. */
 import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
-import { loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
+import { limitedWarner, loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildGatewayApp } from './app.js'
 import { loadGatewayConfig } from './config.js'
@@ -8,7 +8,7 @@ import { loadGatewayConfig } from './config.js'
 const config = loadConfigOrExit('gateway', loadGatewayConfig)
 
 const logger = pino(loggerOptions('gateway', config.logLevel))
-const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger }).catch(() => {
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'gateway', logger: limitedWarner(logger) }).catch(() => {
   // The URL is not echoed: it may carry credentials. An orchestrator restarts us; NATS may just be starting.
   process.stderr.write('gateway: cannot reach NATS (NATS_URL); exiting\n')
   return process.exit(1)

@@ -5,7 +5,7 @@
  */
 import { connectNatsBus, createMemoryBus, withSubjectPrefix, type Bus } from '@ephemeral-chat/bus'
 import { buildGatewayApp, loadGatewayConfig } from '@ephemeral-chat/gateway'
-import { ConfigError, loggerOptions } from '@ephemeral-chat/service-kit'
+import { ConfigError, limitedWarner, loggerOptions } from '@ephemeral-chat/service-kit'
 import { buildVaultApp, createDatabase, createPool, ensureDatabase, loadVaultConfig, migrateToLatest } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
 import { createServer } from 'node:net'
@@ -94,9 +94,9 @@ async function start (env: NodeJS.ProcessEnv): Promise<Running> {
     const logger = pino(loggerOptions('ephemeral-chat', gatewayConfig.logLevel))
     let bus: Bus
     if (env.NATS_URL === undefined) {
-      bus = createMemoryBus({ logger })
+      bus = createMemoryBus({ logger: limitedWarner(logger) })
     } else {
-      const nats = await connectNatsBus({ servers: gatewayConfig.natsUrl, name: 'standalone', logger })
+      const nats = await connectNatsBus({ servers: gatewayConfig.natsUrl, name: 'standalone', logger: limitedWarner(logger) })
       bus = gatewayConfig.natsSubjectPrefix === undefined ? nats : withSubjectPrefix(nats, gatewayConfig.natsSubjectPrefix)
     }
     cleanups.push(async () => { await bus.close() })

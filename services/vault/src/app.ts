@@ -3,7 +3,7 @@
  * arrives over the bus; HTTP serves only health and metrics.
  */
 import type { Bus } from '@ephemeral-chat/bus'
-import { buildMetricsApp, createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { buildMetricsApp, createMetrics, limitedWarner, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
@@ -42,7 +42,8 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
   app.decorate('metricsApp', await buildMetricsApp(metrics, deps.logger))
   app.addHook('onClose', async () => { await app.metricsApp.close() })
   const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
-  const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: deps.logger, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
+  const warner = limitedWarner(deps.logger)
+  const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: warner, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
   app.decorate('sweeper', sweeper)
 
   let handlers: VaultHandlers | undefined
@@ -52,7 +53,7 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
 
   app.addHook('onReady', async () => {
     handlers = registerVaultHandlers({
-      bus: deps.bus, pool: deps.pool, cipher, metrics, logger: deps.logger,
+      bus: deps.bus, pool: deps.pool, cipher, metrics, logger: warner,
       messageTtlMs: deps.config.messageTtlMs, batch: deps.config.batch ?? DEFAULT_BATCH, roomShare: deps.config.roomShare ?? DEFAULT_ROOM_SHARE
     })
     sweeper.start()

@@ -1,6 +1,6 @@
 /** Entry point of a vault process: config, dependencies, listen, graceful shutdown. */
 import { connectNatsBus, withSubjectPrefix } from '@ephemeral-chat/bus'
-import { loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
+import { limitedWarner, loadConfigOrExit, loggerOptions } from '@ephemeral-chat/service-kit'
 import { pino } from 'pino'
 import { buildVaultApp } from './app.js'
 import { loadVaultConfig } from './config.js'
@@ -9,7 +9,7 @@ import { createDatabase, createPool } from './db/database.js'
 const config = loadConfigOrExit('vault', loadVaultConfig)
 
 const logger = pino(loggerOptions('vault', config.logLevel))
-const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger }).catch(() => {
+const nats = await connectNatsBus({ servers: config.natsUrl, name: 'vault', logger: limitedWarner(logger) }).catch(() => {
   // The URL is not echoed: it may carry credentials. An orchestrator restarts us; NATS may just be starting.
   process.stderr.write('vault: cannot reach NATS (NATS_URL); exiting\n')
   return process.exit(1)

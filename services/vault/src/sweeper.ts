@@ -4,9 +4,8 @@
  * lost members with a dead gateway.
  */
 import type { Bus } from '@ephemeral-chat/bus'
-import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
+import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import type { Kysely } from 'kysely'
-import type { FastifyBaseLogger } from 'fastify'
 import type { Database } from './db/schema.js'
 import { publishRoomEvent } from './events.js'
 import { deleteEmptyRooms, deleteExpiredMessages, deleteExpiredTombstones, dropDeadGateways, forgetAbsentMembers } from './queries/sweep.js'
@@ -14,7 +13,7 @@ import { deleteEmptyRooms, deleteExpiredMessages, deleteExpiredTombstones, dropD
 export interface SweeperDeps {
   db: Kysely<Database>
   bus: Bus
-  logger: FastifyBaseLogger
+  logger: Warner
   metrics: ServiceMetrics
   intervalMs: number
   messageTtlMs: number

@@ -11,15 +11,15 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, encodeBytes, errorMessage, MAX_BUS_PAYLOAD_BYTES, PROTOCOL_VERSION, VAULT_QUEUE_GROUP,
   type Codec, type ErrorCode
 } from '@ephemeral-chat/protocol'
-import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
-import type { FastifyBaseLogger } from 'fastify'
+import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import { Expired, Overloaded } from '../batch.js'
 import type { Outcome } from '../queries/result.js'
 
 export interface HandlerContext {
   bus: Bus
   metrics: ServiceMetrics
-  logger: FastifyBaseLogger
+  /** Limited: an outage fails every request, and each would otherwise write a line. */
+  logger: Warner
 }
 
 function failed (code: ErrorCode, retryAfterMs?: number): Uint8Array {
