@@ -97,6 +97,8 @@ export class ChatSession extends Emitter<SessionEvents> {
   #state: SessionState = 'connecting'
   #nextRef = 0
   #attempt = 0
+  /** The earliest time to reconnect after a refused join (Unix ms). */
+  #notBefore = 0
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #closedByUser = false
   #joinedWaiters: Array<{ resolve (): void, reject (error: SessionError): void }> = []
@@ -238,13 +240,15 @@ export class ChatSession extends Emitter<SessionEvents> {
         this.#socket?.close(1000, 'refused')
         this.#setState('closed', undefined, failure.code)
       } else {
+        // Back again no sooner than the server asked (an overloaded gateway says when).
+        this.#notBefore = Date.now() + (failure.retryAfterMs ?? 0)
         this.#socket?.close(4000, 'join failed')
       }
     }
   }
 
   #scheduleReconnect (): void {
-    const wait = this.#backoff(this.#attempt++)
+    const wait = Math.max(this.#backoff(this.#attempt++), this.#notBefore - Date.now())
     this.#reconnectTimer = setTimeout(() => { this.#open() }, wait)
   }
 
