@@ -62,6 +62,8 @@ export type GoneReason = Type.Static<typeof GoneReason>
 
 /** A gateway's number for one of its WebSocket connections (unique within the gateway's life). */
 export const ConnectionId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+/** Orders presence counts: a later count has a higher version (a PostgreSQL sequence). */
+export const PresenceVersion = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 /** 64 bits as 16 lower-case hex digits: a checksum of a gateway's presence. */
 export const Digest = Type.String({ pattern: '^[0-9a-f]{16}$' })
 

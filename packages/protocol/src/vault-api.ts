@@ -4,7 +4,7 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, PresenceVersion, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
 import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -37,6 +37,8 @@ function reply<T extends Record<string, TSchema>> (fields: T) {
 export const RoomJoinRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId, connectionId: ConnectionId }, closed)
 export const RoomJoinReply = reply({
   members: Count,
+  /** Orders this count among the room's presence events (see PresenceEvent). */
+  presenceVersion: PresenceVersion,
   pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
   receipts: Type.Array(Type.Object({ id: MessageId, remaining: Count }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
   gone: Type.Array(Type.Object({ id: MessageId, reason: GoneReason }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN })
@@ -83,7 +85,12 @@ export const MessageAckReply = reply({
  * and their digest; `resync` in the reply asks it to send them (gateway.sync) because the
  * vault's presence rows for it differ.
  */
-export const GatewayHeartbeatRequest = Type.Object({ v: Version, gatewayId: GatewayId, connections: Count, digest: Digest }, closed)
+export const GatewayHeartbeatRequest = Type.Object({
+  v: Version, deadline, gatewayId: GatewayId,
+  /** How often it beats; three missed beats and its members' presence goes. */
+  intervalMs: Type.Integer({ minimum: 100, maximum: 600_000 }),
+  connections: Count, digest: Digest
+}, closed)
 export const GatewayHeartbeatReply = reply({ resync: Type.Boolean() })
 
 /** One chunk of a gateway's presence: its connections numbered from `from` (inclusive) to `to` (exclusive) are exactly `entries`. */
@@ -109,8 +116,12 @@ export const GoneEvent = Type.Object({
 }, closed)
 /** A member typed: gateways tell every other local member. */
 export const TypingEvent = Type.Object({ v: Version, type: Type.Literal('typing'), from: MemberId, active: Type.Boolean() }, closed)
-/** The number of connected members changed. */
-export const PresenceEvent = Type.Object({ v: Version, type: Type.Literal('presence'), members: Count }, closed)
+/**
+ * The number of connected members changed. `version` grows with every count the vaults
+ * compute: a gateway keeps the highest it has seen per room and drops older counts that
+ * arrive late (two vault replicas publish in no guaranteed order).
+ */
+export const PresenceEvent = Type.Object({ v: Version, type: Type.Literal('presence'), members: Count, version: PresenceVersion }, closed)
 
 export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent])
 

@@ -37,21 +37,23 @@ export const serverFrames = {
 }
 
 export const requests = {
-  roomJoinRequest: { v: 1, roomHash, memberId: member, gatewayId },
-  roomLeaveRequest: { v: 1, roomHash, memberId: member, gatewayId, mode: 'leave' },
+  roomJoinRequest: { v: 1, deadline: 1_800_000_000_000, roomHash, memberId: member, gatewayId, connectionId: 7 },
+  roomLeaveRequest: { v: 1, roomHash, memberId: member, gatewayId, connectionId: 7, mode: 'leave' },
   messageStoreRequest: { v: 1, roomHash, memberId: member, id, iv, ct },
   messageFetchRequest: { v: 1, roomHash, memberId: member, id },
   messageAckRequest: { v: 1, roomHash, memberId: member, id },
-  gatewayHeartbeatRequest: { v: 1, gatewayId }
+  gatewayHeartbeatRequest: { v: 1, deadline: 1_800_000_000_000, gatewayId, intervalMs: 5000, connections: 2, digest: '0123456789abcdef' },
+  gatewaySyncRequest: { v: 1, gatewayId, from: 0, to: 8, entries: [{ connectionId: 7, roomHash, memberId: member }] }
 }
 
 export const replies = {
-  roomJoinReply: { v: 1, ok: true, members: 2, pending: [card] },
+  roomJoinReply: { v: 1, ok: true, members: 2, presenceVersion: 41, pending: [card], receipts: [{ id, remaining: 1 }], gone: [] },
   roomLeaveReply: { v: 1, ok: true, members: 1 },
   messageStoreReply: { v: 1, ok: true, recipients: [other], bucket: 256, expiresAt: 1_800_000_000_000, duplicate: false },
   messageFetchReply: { v: 1, ok: true, iv, ct },
   messageAckReply: { v: 1, ok: true, remaining: 0, gone: true },
-  gatewayHeartbeatReply: { v: 1, ok: true }
+  gatewayHeartbeatReply: { v: 1, ok: true, resync: false },
+  gatewaySyncReply: { v: 1, ok: true }
 }
 
 export const events = {
@@ -59,5 +61,5 @@ export const events = {
   viewed: { v: 1, type: 'viewed', id, to: member, remaining: 1 },
   gone: { v: 1, type: 'gone', id, reason: 'viewed' },
   typing: { v: 1, type: 'typing', from: member, active: true },
-  presence: { v: 1, type: 'presence', members: 0 }
+  presence: { v: 1, type: 'presence', members: 0, version: 42 }
 }

@@ -3,7 +3,7 @@ import { base64urlLength, codecs, MAX_ENVELOPE_BYTES, MAX_FRAME_BYTES, type Code
 import { clientFrames, events, replies, requests, serverFrames, values } from './examples.js'
 
 type Example = Record<string, unknown>
-const OPTIONAL = new Set(['ref'])
+const OPTIONAL = new Set(['ref', 'deadline'])
 
 /** A value of a different JSON type than `value`. */
 function wrongType (value: unknown): unknown {

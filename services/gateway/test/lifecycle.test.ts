@@ -101,3 +101,21 @@ t.test('a gateway going away closes with 1001 and the client rejoins through ano
   await waitFor('bob gets the card through g2', () => bob.events.card.some((c) => c.id === sent.id))
   t.equal((await bob.session.reveal(sent.id)).text, 'still here?')
 })
+
+t.test('the vault accepts a running gateway\'s heartbeats, which keep its members present', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway({ heartbeatIntervalMs: 200 })
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, gateway.wsUrl, keys, { nick: 'alice' })
+  const beat = async (): Promise<{ heartbeat_ms: number, last_heartbeat_at: Date } | undefined> =>
+    d.db.selectFrom('gateways').select(['heartbeat_ms', 'last_heartbeat_at']).executeTakeFirst()
+  const first = await waitFor('a heartbeat registered the gateway', beat)
+  t.equal(first.heartbeat_ms, 200, 'the vault knows how often it beats (the sweeper allows three missed beats of it)')
+  await waitFor('a later heartbeat is accepted too', async () => {
+    const row = await beat()
+    return row !== undefined && row.last_heartbeat_at > first.last_heartbeat_at
+  })
+  const presence = await d.db.selectFrom('presence').select('member_id').execute()
+  t.same(presence.map((row) => row.member_id), [alice.session.memberId], 'alice is present')
+})

@@ -78,6 +78,6 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
   const texts: string[] = []
   for (let i = 0; i < 10; i++) texts.push(await exchange(`after the kill ${i}`))
   t.same(texts, Array.from({ length: 10 }, (_, i) => `after the kill ${i}`), 'service continues through the other vault')
-  const rows = await fetch(`http://127.0.0.1:${vaultPort + 1}/metrics`).then(async (r) => r.text())
+  const rows = await fetch(`http://127.0.0.1:${vaultPort + 11}/metrics`).then(async (r) => r.text())
   t.match(rows, /vault_operation_duration_seconds_count\{operation="message.store",outcome="ok"\} \d+/, 'vault 2 served the stores')
 })

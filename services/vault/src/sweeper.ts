@@ -42,8 +42,8 @@ export function createSweeper (deps: SweeperDeps): Sweeper {
       if (batch.length === 0) break
     }
     while (await deleteExpiredTombstones(deps.db) > 0) { /* until none is left */ }
-    for (const [roomHash, members] of await dropDeadGateways(deps.db)) {
-      publishRoomEvent(deps.bus, roomHash, { type: 'presence', members })
+    for (const [roomHash, presence] of await dropDeadGateways(deps.db)) {
+      publishRoomEvent(deps.bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
     }
     for (const message of await forgetAbsentMembers(deps.db, deps.messageTtlMs)) {
       publishRoomEvent(deps.bus, message.roomHash, { type: 'gone', id: message.id, reason: 'left' })

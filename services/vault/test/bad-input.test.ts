@@ -37,7 +37,7 @@ const SUBJECTS: Record<VaultSubject, SubjectCase> = {
     identifier: 'roomHash'
   },
   [VAULT_SUBJECTS.gatewayHeartbeat]: {
-    valid: () => ({ v: 1, gatewayId: newGatewayId(), connections: 0, digest: '0'.repeat(16) }),
+    valid: () => ({ v: 1, gatewayId: newGatewayId(), intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }),
     reply: codecs.gatewayHeartbeatReply,
     identifier: 'gatewayId'
   },

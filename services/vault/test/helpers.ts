@@ -138,7 +138,7 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => call(bus, VAULT_SUBJECTS.messageStore, { roomHash, memberId, id, ...envelope }, codecs.messageStoreReply),
     fetch: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageFetch, { roomHash, memberId, id }, codecs.messageFetchReply),
     ack: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageAck, { roomHash, memberId, id }, codecs.messageAckReply),
-    heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, connections: 0, digest: '0'.repeat(16) }, codecs.gatewayHeartbeatReply),
+    heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }, codecs.gatewayHeartbeatReply),
     gatewayId
   }
 }

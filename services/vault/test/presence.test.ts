@@ -39,7 +39,7 @@ t.test('a heartbeat whose digest differs asks for the gateway\'s set, which then
     await call(h.bus, VAULT_SUBJECTS.roomJoin, { roomHash: room, memberId, gatewayId, connectionId }, codecs.roomJoinReply)
   }
   const heartbeat = async (entries: Array<[number, string, string]>) =>
-    call(h.bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, connections: entries.length, digest: digest(entries) }, codecs.gatewayHeartbeatReply)
+    call(h.bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, intervalMs: 5000, connections: entries.length, digest: digest(entries) }, codecs.gatewayHeartbeatReply)
   const all: Array<[number, string, string]> = [[0, room, alice], [1, room, bob], [2, room, carol]]
   t.match(await heartbeat(all), { ok: true, resync: false }, 'the same three connections: nothing to do')
 

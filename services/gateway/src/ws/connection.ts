@@ -311,7 +311,7 @@ export class Connection implements RoomMember {
     const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
     if (!joined.ok || this.#roomHash !== roomHash) return
     for (const card of joined.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
-    this.deliver({ v: PROTOCOL_VERSION, type: 'presence', members: joined.members })
+    if (this.#deps.rooms.seenPresence(roomHash, joined.presenceVersion)) this.#deps.rooms.broadcastPresence(roomHash, joined.members)
     this.#catchUp(joined)
   }
 
@@ -338,6 +338,8 @@ export class Connection implements RoomMember {
       await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, mode: 'disconnect' })
       return 'closed'
     }
+    // The count in the answer is at least as new as any event so far; the others here get it too.
+    if (this.#deps.rooms.seenPresence(roomHash, joined.presenceVersion)) this.#deps.rooms.broadcastPresence(roomHash, joined.members, this)
     this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: joined.members, pending: joined.pending })
     this.#catchUp(joined)
     return 'ok'

@@ -15,6 +15,8 @@ export interface RoomMember {
 
 interface Room {
   key: string
+  /** The version of the latest presence count delivered: older ones arriving late are dropped. */
+  presenceVersion: number
   /** Local connections by member id (one member may hold several, e.g. two tabs). */
   members: Map<string, Set<RoomMember>>
   size: number
@@ -40,7 +42,7 @@ export class RoomRegistry {
     let room = this.#rooms.get(roomHash)
     if (room === undefined) {
       const subscription = this.bus.subscribe(roomEventsSubject(roomHash), (data) => { this.#dispatch(roomHash, data) })
-      room = { key: roomHash, members: new Map(), size: 0, subscription }
+      room = { key: roomHash, presenceVersion: 0, members: new Map(), size: 0, subscription }
       this.#rooms.set(roomHash, room)
     }
     let connections = room.members.get(member.memberId)
@@ -66,6 +68,25 @@ export class RoomRegistry {
       room.subscription.unsubscribe()
       this.#rooms.delete(roomHash)
     }
+  }
+
+  /**
+   * Notes a presence count's version that reached members another way (a join's answer);
+   * returns false when a later count was already delivered (then this one is stale).
+   */
+  seenPresence (roomHash: string, version: number): boolean {
+    const room = this.#rooms.get(roomHash)
+    if (room === undefined || version <= room.presenceVersion) return false
+    room.presenceVersion = version
+    return true
+  }
+
+  /** Tells the room's local members (but `except`) its count of present members. */
+  broadcastPresence (roomHash: string, members: number, except?: RoomMember): void {
+    const room = this.#rooms.get(roomHash)
+    if (room === undefined) return
+    const frame = encode({ v: PROTOCOL_VERSION, type: 'presence', members })
+    for (const connections of room.members.values()) for (const connection of connections) if (connection !== except) connection.deliverEncoded(frame)
   }
 
   /** Publishes an event to every gateway with a member in the room (this one included). */
@@ -104,6 +125,9 @@ export class RoomRegistry {
         broadcast(room, encode({ v, type: 'gone', id: event.id, reason: event.reason }))
         break
       case 'presence':
+        // Counts from two vault replicas may arrive out of order: only a later one is news.
+        if (event.version <= room.presenceVersion) break
+        room.presenceVersion = event.version
         broadcast(room, encode({ v, type: 'presence', members: event.members }))
         break
     }

@@ -33,6 +33,8 @@ export interface PresenceTable {
 export interface GatewaysTable {
   gateway_id: string
   last_heartbeat_at: ColumnType<Date, Date | string, Date | string>
+  /** How often it beats: three missed beats mark it dead. */
+  heartbeat_ms: ColumnType<number, number | undefined, number>
 }
 
 export interface MessagesTable {

@@ -76,6 +76,8 @@ export interface JoinRow {
   ord: number
   outcome: 'joined' | 'room-full'
   present: number | null
+  /** bigint, as text. */
+  version: string | null
   /** [id, sender, bucket, expires (Unix ms)] per pending card, oldest first; null when none. */
   cards: Array<[string, string, number, number]> | null
   /** The member's own messages still stored that somebody viewed: [id, recipients yet to view it]. */
@@ -90,17 +92,19 @@ export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($
 export interface LeaveRow {
   ord: number
   present: number
+  /** bigint, as text; null when the room no longer exists. */
+  version: string | null
   gone: string[]
 }
 
 /** rooms, members, gateways, connections, leave-for-good flags. */
 export const LEAVE = statement<LeaveRow>('vault_leave', 'select * from vault_leave($1::text[], $2::text[], $3::text[], $4::bigint[], $5::boolean[])')
 
-/** gateway id, its connections, their digest. */
-export const HEARTBEAT = statement<{ resync: boolean }>('vault_heartbeat', 'select vault_heartbeat($1, $2, $3) as resync')
+/** gateway id, its heartbeat interval, its connections, their digest. */
+export const HEARTBEAT = statement<{ resync: boolean }>('vault_heartbeat', 'select vault_heartbeat($1, $2, $3, $4) as resync')
 
 /** gateway id, from, to, connections, rooms, members: rooms whose presence count changed, with it. */
-export const SYNC_PRESENCE = statement<{ room: string, present: number }>('vault_sync_presence',
+export const SYNC_PRESENCE = statement<{ room: string, present: number, version: string }>('vault_sync_presence',
   'select * from vault_sync_presence($1, $2, $3, $4::bigint[], $5::text[], $6::text[])')
 
 /** Results indexed by the request they answer. */

@@ -14,7 +14,7 @@ import type { Queryable } from '../db/statements.js'
 import { publishRoomEvent } from '../events.js'
 import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
 import { failure, success, type Outcome } from '../queries/result.js'
-import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left } from '../queries/rooms.js'
+import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left, type Presence } from '../queries/rooms.js'
 import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
@@ -89,13 +89,14 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     return results
   })
 
-  /** One presence event per room of a batch, with the count after its last change. */
-  function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Outcome<{ members: number }>>): void {
-    const counts = new Map<string, number>()
+  /** One presence event per room of a batch, with its latest count. */
+  function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Outcome<Presence>>): void {
+    const latest = new Map<string, Presence>()
     results.forEach((result, index) => {
-      if (result.ok) counts.set((requests[index] as { roomHash: string }).roomHash, result.value.members)
+      const roomHash = (requests[index] as { roomHash: string }).roomHash
+      if (result.ok && result.value.presenceVersion > (latest.get(roomHash)?.presenceVersion ?? 0)) latest.set(roomHash, result.value)
     })
-    for (const [roomHash, members] of counts) publishRoomEvent(bus, roomHash, { type: 'presence', members })
+    for (const [roomHash, presence] of latest) publishRoomEvent(bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
   }
 
   const subscriptions = [
@@ -130,7 +131,9 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       (beat) => beat),
 
     serve(deps, 'gateway.sync', VAULT_SUBJECTS.gatewaySync, codecs.gatewaySyncRequest, async (request) => {
-      for (const [roomHash, members] of await syncPresence(pool, request)) publishRoomEvent(bus, roomHash, { type: 'presence', members })
+      for (const [roomHash, presence] of await syncPresence(pool, request)) {
+        publishRoomEvent(bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
+      }
       return success({})
     }, () => ({}))
   ]

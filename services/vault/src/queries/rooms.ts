@@ -7,36 +7,39 @@ import {
   MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, type Card, type GatewayHeartbeatRequest, type GoneReason, type GatewaySyncRequest, type PaddingBucket,
   type RoomJoinRequest, type RoomLeaveRequest
 } from '@ephemeral-chat/protocol'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { byOrd, HEARTBEAT, JOIN, LEAVE, run, SYNC_PRESENCE, type JoinRow, type Queryable } from '../db/statements.js'
 import { failure, success, type Outcome } from './result.js'
 
-export async function presenceCount (db: Kysely<Database>, roomHash: string): Promise<number> {
-  const row = await db.selectFrom('presence')
-    .select((eb) => eb.fn.count<string>('member_id').distinct().as('members'))
-    .where('room_hash', '=', roomHash)
-    .executeTakeFirstOrThrow()
-  return Number(row.members)
+/** A room's count of present members now, with its version (takes the room's lock: call in room order). */
+export async function roomPresence (db: Kysely<Database>, roomHash: string): Promise<Presence> {
+  const { rows } = await sql<{ present: number, version: string }>`select present, version from vault_room_presence(${roomHash})`.execute(db)
+  return { members: rows[0]?.present ?? 0, presenceVersion: Number(rows[0]?.version ?? 0) }
 }
 
 /** Records that the gateway is alive; true when its presence rows differ from the digest it sent. */
 export async function heartbeat (db: Queryable, request: GatewayHeartbeatRequest): Promise<boolean> {
-  const rows = await run(db, HEARTBEAT, [request.gatewayId, request.connections, request.digest])
+  const rows = await run(db, HEARTBEAT, [request.gatewayId, request.intervalMs, request.connections, request.digest])
   return rows[0]?.resync === true
 }
 
-/** Replaces one range of a gateway's presence rows; returns the rooms whose count changed. */
-export async function syncPresence (db: Queryable, request: GatewaySyncRequest): Promise<Map<string, number>> {
+/** Replaces one range of a gateway's presence rows; returns the rooms whose count may have changed. */
+export async function syncPresence (db: Queryable, request: GatewaySyncRequest): Promise<Map<string, Presence>> {
   const rows = await run(db, SYNC_PRESENCE, [
     request.gatewayId, request.from, request.to,
     request.entries.map((e) => e.connectionId), request.entries.map((e) => e.roomHash), request.entries.map((e) => e.memberId)
   ])
-  return new Map(rows.map((row) => [row.room, row.present]))
+  return new Map(rows.map((row) => [row.room, { members: row.present, presenceVersion: Number(row.version) }]))
 }
 
-export interface Joined {
+/** A room's count of present members, with the version that orders it. */
+export interface Presence {
   members: number
+  presenceVersion: number
+}
+
+export interface Joined extends Presence {
   pending: Card[]
   /** The member's own messages somebody viewed, with how many recipients have not yet. */
   receipts: Array<{ id: string, remaining: number }>
@@ -61,14 +64,14 @@ export async function joinRooms (db: Queryable, requests: readonly RoomJoinReque
     ? failure('room-full')
     : success({
       members: row.present ?? 0,
+      presenceVersion: Number(row.version ?? 0),
       pending: cards(row),
       receipts: (row.sent ?? []).map(([id, remaining]) => ({ id, remaining })),
       gone: (row.gone ?? []).map(([id, reason]) => ({ id, reason }))
     }))
 }
 
-export interface Left {
-  members: number
+export interface Left extends Presence {
   /** Messages deleted because this member was the last one yet to view them. */
   gone: string[]
 }
@@ -81,5 +84,5 @@ export async function leaveRooms (db: Queryable, requests: readonly RoomLeaveReq
     requests.map((r) => r.connectionId),
     requests.map((r) => r.mode === 'leave')
   ]), requests.length)
-  return rows.map((row) => success({ members: row.present, gone: row.gone }))
+  return rows.map((row) => success({ members: row.present, presenceVersion: Number(row.version ?? 0), gone: row.gone }))
 }

@@ -3,10 +3,10 @@
  * (or deletes them outright), so several vault replicas sweeping at once never
  * handle the same row twice.
  */
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES_ALLOWED } from '@ephemeral-chat/protocol'
+import { HEARTBEAT_MISSES_ALLOWED } from '@ephemeral-chat/protocol'
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from '../db/schema.js'
-import { presenceCount } from './rooms.js'
+import { roomPresence, type Presence } from './rooms.js'
 
 const BATCH = 1000
 
@@ -34,14 +34,15 @@ export async function deleteExpiredTombstones (db: Kysely<Database>): Promise<nu
 }
 
 /** Forgets gateways that stopped heartbeating and their connections. Returns each affected room with its new presence count. */
-export async function dropDeadGateways (db: Kysely<Database>, silenceMs = HEARTBEAT_INTERVAL_MS * HEARTBEAT_MISSES_ALLOWED): Promise<Map<string, number>> {
+export async function dropDeadGateways (db: Kysely<Database>): Promise<Map<string, Presence>> {
   return db.transaction().execute(async (trx) => {
+    // Silent for more than the beats it may miss, at the interval it said it beats at.
     const dead = await trx.deleteFrom('gateways')
       .where('gateway_id', 'in', (eb) => eb.selectFrom('gateways').select('gateway_id')
-        .where('last_heartbeat_at', '<', sql<Date>`now() - ${silenceMs} * interval '1 millisecond'`)
+        .where('last_heartbeat_at', '<', sql<Date>`now() - heartbeat_ms * ${HEARTBEAT_MISSES_ALLOWED} * interval '1 millisecond'`)
         .forUpdate().skipLocked())
       .returning('gateway_id').execute()
-    const rooms = new Map<string, number>()
+    const rooms = new Map<string, Presence>()
     if (dead.length === 0) return rooms
     const affected = await trx.deleteFrom('presence')
       .where('gateway_id', 'in', dead.map((g) => g.gateway_id))
@@ -50,8 +51,8 @@ export async function dropDeadGateways (db: Kysely<Database>, silenceMs = HEARTB
     for (const row of affected) {
       await trx.updateTable('members').set({ last_seen_at: now }).where('room_hash', '=', row.room_hash).where('member_id', '=', row.member_id).execute()
     }
-    for (const roomHash of new Set(affected.map((row) => row.room_hash))) {
-      rooms.set(roomHash, await presenceCount(trx, roomHash))
+    for (const roomHash of [...new Set(affected.map((row) => row.room_hash))].sort()) {
+      rooms.set(roomHash, await roomPresence(trx, roomHash))
     }
     return rooms
   })

@@ -10,11 +10,28 @@
  *
  * Existing presence rows are dropped: every gateway's next heartbeat finds the
  * digest wrong and sends its set again.
+ *
+ * Presence counts carry a version (one sequence for all rooms, drawn under the room's
+ * lock after the change), so that a gateway receiving two counts of one room from two
+ * vault replicas in the wrong order keeps the later one.
  */
 import { sql, type Kysely } from 'kysely'
 import { JOIN_FUNCTION, LEAVE_FUNCTION } from './2026-11-28T00-00-one-round-trip.js'
 
 const FUNCTIONS = String.raw`
+-- A room's presence now: how many members have a live connection, and a version that
+-- orders this count after every earlier one (taken under the room's lock).
+CREATE FUNCTION vault_room_presence(p_room text)
+RETURNS TABLE (present int, version bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM rooms r WHERE r.room_hash = p_room FOR NO KEY UPDATE;
+  SELECT count(DISTINCT p.member_id)::int INTO present FROM presence p WHERE p.room_hash = p_room;
+  version := nextval('presence_version');
+  RETURN NEXT;
+END
+$fn$;
+
 -- The digest of a gateway's presence: how many connections, and the XOR of the first
 -- 64 bits of md5(connection:room:member) over them (the gateway keeps the same sum).
 CREATE FUNCTION vault_presence_digest(p_gateway text)
@@ -25,15 +42,16 @@ LANGUAGE sql STABLE AS $fn$
     FROM presence p WHERE p.gateway_id = p_gateway
 $fn$;
 
--- A gateway is alive. Returns whether its presence rows differ from what it holds.
-CREATE FUNCTION vault_heartbeat(p_gateway text, p_connections bigint, p_digest text)
+-- A gateway is alive, and beats every p_interval_ms (three missed beats and its presence
+-- goes). Returns whether its presence rows differ from what it holds.
+CREATE FUNCTION vault_heartbeat(p_gateway text, p_interval_ms int, p_connections bigint, p_digest text)
 RETURNS boolean
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v record;
 BEGIN
-  INSERT INTO gateways (gateway_id, last_heartbeat_at) VALUES (p_gateway, now())
-  ON CONFLICT (gateway_id) DO UPDATE SET last_heartbeat_at = now();
+  INSERT INTO gateways (gateway_id, last_heartbeat_at, heartbeat_ms) VALUES (p_gateway, now(), p_interval_ms)
+  ON CONFLICT (gateway_id) DO UPDATE SET last_heartbeat_at = now(), heartbeat_ms = p_interval_ms;
   SELECT * INTO v FROM vault_presence_digest(p_gateway);
   RETURN v.connections <> p_connections OR v.digest <> p_digest;
 END
@@ -43,7 +61,7 @@ $fn$;
 -- p_to (exclusive) are exactly these. Rows of connections of members no longer in the
 -- room are skipped (the next digest says so). Returns the rooms whose count changed.
 CREATE FUNCTION vault_sync_presence(p_gateway text, p_from bigint, p_to bigint, p_connections bigint[], p_rooms text[], p_members text[])
-RETURNS TABLE (room text, present int)
+RETURNS TABLE (room text, present int, version bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v_touched text[];
@@ -63,9 +81,10 @@ BEGIN
     ON CONFLICT (gateway_id, connection_id) DO NOTHING
     RETURNING room_hash
   ) SELECT v_touched || coalesce(array_agg(DISTINCT added.room_hash), '{}') INTO v_touched FROM added;
+  -- Rooms in order, as every other statement locks them.
   RETURN QUERY
-    SELECT t.room, (SELECT count(DISTINCT p.member_id)::int FROM presence p WHERE p.room_hash = t.room)
-      FROM (SELECT DISTINCT unnest(v_touched) AS room) t;
+    SELECT t.room, c.present, c.version
+      FROM (SELECT DISTINCT unnest(v_touched) AS room ORDER BY 1) t, LATERAL vault_room_presence(t.room) c;
 END
 $fn$;
 
@@ -75,7 +94,7 @@ $fn$;
 -- (their tombstones), so
 -- receipts it missed while away (a reconnect, an outage) reach it.
 CREATE FUNCTION vault_join(p_rooms text[], p_members text[], p_gateways text[], p_connections bigint[], p_max_members int, p_max_cards int)
-RETURNS TABLE (ord int, outcome text, present int, cards json, sent json, gone json)
+RETURNS TABLE (ord int, outcome text, present int, version bigint, cards json, sent json, gone json)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   item record;
@@ -90,7 +109,7 @@ BEGIN
       FROM unnest(p_rooms, p_members, p_gateways, p_connections) WITH ORDINALITY AS u(room, member, gateway, connection, n)
      ORDER BY u.room, u.n
   LOOP
-    ord := item.n; present := NULL; cards := NULL; sent := NULL; gone := NULL;
+    ord := item.n; present := NULL; version := NULL; cards := NULL; sent := NULL; gone := NULL;
     LOOP
       PERFORM 1 FROM rooms r WHERE r.room_hash = item.room FOR NO KEY UPDATE;
       EXIT WHEN FOUND;
@@ -137,7 +156,7 @@ BEGIN
                WHERE t.room_hash = item.room AND t.sender_id = item.member AND t.expires_at > now()
                ORDER BY t.expires_at DESC, t.id LIMIT p_max_cards) t;
     END IF;
-    SELECT count(DISTINCT p.member_id) INTO present FROM presence p WHERE p.room_hash = item.room;
+    SELECT c.present, c.version INTO present, version FROM vault_room_presence(item.room) c;
     outcome := 'joined';
     RETURN NEXT;
   END LOOP;
@@ -147,7 +166,7 @@ $fn$;
 -- As before, with the connection's number: a disconnect deletes that connection's row
 -- (and nothing if it is already gone); a leave removes the member everywhere.
 CREATE FUNCTION vault_leave(p_rooms text[], p_members text[], p_gateways text[], p_connections bigint[], p_leave boolean[])
-RETURNS TABLE (ord int, present int, gone text[])
+RETURNS TABLE (ord int, present int, version bigint, gone text[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
   item record;
@@ -157,7 +176,7 @@ BEGIN
       FROM unnest(p_rooms, p_members, p_gateways, p_connections, p_leave) WITH ORDINALITY AS u(room, member, gateway, connection, leave, n)
      ORDER BY u.room, u.n
   LOOP
-    ord := item.n; gone := '{}';
+    ord := item.n; gone := '{}'; version := NULL;
     PERFORM 1 FROM rooms r WHERE r.room_hash = item.room FOR NO KEY UPDATE;
     IF NOT FOUND THEN
       present := 0;
@@ -170,7 +189,7 @@ BEGIN
       DELETE FROM presence p WHERE p.gateway_id = item.gateway AND p.connection_id = item.connection;
       UPDATE members m SET last_seen_at = now() WHERE m.room_hash = item.room AND m.member_id = item.member;
     END IF;
-    SELECT count(DISTINCT p.member_id) INTO present FROM presence p WHERE p.room_hash = item.room;
+    SELECT c.present, c.version INTO present, version FROM vault_room_presence(item.room) c;
     RETURN NEXT;
   END LOOP;
 END
@@ -190,6 +209,9 @@ export async function up (db: Kysely<any>): Promise<void> {
     ALTER TABLE presence ADD CONSTRAINT presence_pk PRIMARY KEY (gateway_id, connection_id);
     DROP INDEX presence_gateway_idx;
     CREATE INDEX presence_room_idx ON presence (room_hash, member_id);
+    CREATE SEQUENCE presence_version;
+    -- How often the gateway beats: three missed beats mark it dead, whatever its interval.
+    ALTER TABLE gateways ADD COLUMN heartbeat_ms integer NOT NULL DEFAULT 5000;
   `).execute(db)
   await sql.raw(FUNCTIONS).execute(db)
 }
@@ -200,8 +222,11 @@ export async function down (db: Kysely<any>): Promise<void> {
     DROP FUNCTION vault_leave(text[], text[], text[], bigint[], boolean[]);
     DROP FUNCTION vault_join(text[], text[], text[], bigint[], int, int);
     DROP FUNCTION vault_sync_presence(text, bigint, bigint, bigint[], text[], text[]);
-    DROP FUNCTION vault_heartbeat(text, bigint, text);
+    DROP FUNCTION vault_heartbeat(text, int, bigint, text);
+    ALTER TABLE gateways DROP COLUMN heartbeat_ms;
     DROP FUNCTION vault_presence_digest(text);
+    DROP FUNCTION vault_room_presence(text);
+    DROP SEQUENCE presence_version;
     DELETE FROM presence;
     DROP INDEX presence_room_idx;
     ALTER TABLE presence DROP CONSTRAINT presence_pk;
