@@ -84,6 +84,8 @@ interface PendingRequest {
 const RETRYABLE: ReadonlySet<SessionErrorCode> = new Set(['unavailable', 'closed', 'timeout', 'rate-limited', 'room-busy', 'internal'])
 /** Join answers that end the session: retrying cannot help. */
 const TERMINAL_JOIN: ReadonlySet<SessionErrorCode> = new Set(['room-full', 'bad-frame', 'unsupported-version'])
+/** Card ids a session remembers (so a card is announced once), oldest forgotten first. */
+const KNOWN_CARDS_LIMIT = 10_000
 
 export class ChatSession extends Emitter<SessionEvents> {
   readonly #url: () => string
@@ -92,7 +94,14 @@ export class ChatSession extends Emitter<SessionEvents> {
   readonly #pending = new Map<string, PendingRequest>()
   /** Sealed messages not yet acknowledged by the vault, by id: a retry resends the same bytes. */
   readonly #outbox = new Map<string, SealedEnvelope>()
+  /**
+   * Ids of cards announced, kept after the message is viewed or gone (ids are never reused in a
+   * room): a rejoin's pending list can be older than a `gone` that overtook it, and the card must
+   * not come back. The oldest are forgotten beyond KNOWN_CARDS_LIMIT.
+   */
   readonly #knownCards = new Set<string>()
+  /** The room's latest count: a `presence` frame can overtake the handling of the join's answer. */
+  #members = 0
   #socket: SocketLike | undefined
   #state: SessionState = 'connecting'
   #nextRef = 0
@@ -173,7 +182,6 @@ export class ChatSession extends Emitter<SessionEvents> {
   /** Confirms a revealed message was displayed; the server forgets it once every recipient has. */
   async viewed (id: string): Promise<{ remaining: number }> {
     const receipt = await this.#request({ v: PROTOCOL_VERSION, type: 'viewed', id }, 'viewed')
-    this.#knownCards.delete(id)
     return { remaining: receipt.remaining }
   }
 
@@ -230,7 +238,7 @@ export class ChatSession extends Emitter<SessionEvents> {
       this.#attempt = 0
       this.#setState('joined')
       for (const waiter of this.#joinedWaiters.splice(0)) waiter.resolve()
-      this.emit('presence', { members: joined.members })
+      this.emit('presence', { members: this.#members })
       for (const card of joined.pending) this.#card(card)
     } catch (error) {
       const failure = asSessionError(error)
@@ -328,6 +336,8 @@ export class ChatSession extends Emitter<SessionEvents> {
     if (ref !== undefined && pending !== undefined) {
       this.#pending.delete(ref)
       clearTimeout(pending.timer)
+      // The join's count, until a later presence frame (handled before the join's continuation) replaces it.
+      if (frame.type === 'joined') this.#members = frame.members
       if (frame.type === 'error') pending.reject(new SessionError(frame.code, frame.message, undefined, frame.retryAfterMs))
       else if (frame.type === pending.expect) pending.resolve(frame)
       else pending.reject(new SessionError('bad-frame', 'unexpected answer'))
@@ -336,9 +346,9 @@ export class ChatSession extends Emitter<SessionEvents> {
     switch (frame.type) {
       case 'message': this.#card({ id: frame.id, from: frame.from, bucket: frame.bucket, expiresAt: frame.expiresAt }); break
       case 'viewed': this.emit('receipt', { id: frame.id, remaining: frame.remaining }); break
-      case 'gone': this.#knownCards.delete(frame.id); this.emit('gone', { id: frame.id, reason: frame.reason }); break
+      case 'gone': this.#remember(frame.id); this.emit('gone', { id: frame.id, reason: frame.reason }); break
       case 'typing': this.emit('typing', { from: frame.from, active: frame.active }); break
-      case 'presence': this.emit('presence', { members: frame.members }); break
+      case 'presence': this.#members = frame.members; this.emit('presence', { members: frame.members }); break
       case 'error': this.emit('error', { code: frame.code }); break
       default: break
     }
@@ -347,8 +357,13 @@ export class ChatSession extends Emitter<SessionEvents> {
   #card (card: Card): void {
     // A rejoin repeats pending cards; each is announced once.
     if (this.#knownCards.has(card.id)) return
-    this.#knownCards.add(card.id)
+    this.#remember(card.id)
     this.emit('card', card)
+  }
+
+  #remember (id: string): void {
+    this.#knownCards.add(id)
+    if (this.#knownCards.size > KNOWN_CARDS_LIMIT) this.#knownCards.delete(this.#knownCards.values().next().value as string)
   }
 }
 

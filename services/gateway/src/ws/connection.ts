@@ -311,7 +311,8 @@ export class Connection implements RoomMember {
     const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
     if (!joined.ok || this.#roomHash !== roomHash) return
     for (const card of joined.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
-    if (this.#deps.rooms.seenPresence(roomHash, joined.presenceVersion)) this.#deps.rooms.broadcastPresence(roomHash, joined.members)
+    const presence = this.#deps.rooms.notePresence(roomHash, joined.presenceVersion, joined.members)
+    if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members)
     this.#catchUp(joined)
   }
 
@@ -338,9 +339,11 @@ export class Connection implements RoomMember {
       await this.#deps.vault.leave({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, mode: 'disconnect' })
       return 'closed'
     }
-    // The count in the answer is at least as new as any event so far; the others here get it too.
-    if (this.#deps.rooms.seenPresence(roomHash, joined.presenceVersion)) this.#deps.rooms.broadcastPresence(roomHash, joined.members, this)
-    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: joined.members, pending: joined.pending })
+    // Events of the room may have overtaken the answer: the member gets the latest count of the
+    // two, and when the answer's is the latest, the others here get it too.
+    const presence = this.#deps.rooms.notePresence(roomHash, joined.presenceVersion, joined.members)
+    if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members, this)
+    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: presence.members, pending: joined.pending })
     this.#catchUp(joined)
     return 'ok'
   }

@@ -17,6 +17,8 @@ interface Room {
   key: string
   /** The version of the latest presence count delivered: older ones arriving late are dropped. */
   presenceVersion: number
+  /** That latest count. */
+  presentMembers: number
   /** Local connections by member id (one member may hold several, e.g. two tabs). */
   members: Map<string, Set<RoomMember>>
   size: number
@@ -42,7 +44,7 @@ export class RoomRegistry {
     let room = this.#rooms.get(roomHash)
     if (room === undefined) {
       const subscription = this.bus.subscribe(roomEventsSubject(roomHash), (data) => { this.#dispatch(roomHash, data) })
-      room = { key: roomHash, presenceVersion: 0, members: new Map(), size: 0, subscription }
+      room = { key: roomHash, presenceVersion: 0, presentMembers: 0, members: new Map(), size: 0, subscription }
       this.#rooms.set(roomHash, room)
     }
     let connections = room.members.get(member.memberId)
@@ -71,14 +73,17 @@ export class RoomRegistry {
   }
 
   /**
-   * Notes a presence count's version that reached members another way (a join's answer);
-   * returns false when a later count was already delivered (then this one is stale).
+   * Notes a presence count that reached us another way (a join's answer). Returns the latest
+   * count of the room, which is this one unless a later count was already delivered, and
+   * whether this one is news (then the other local members should get it too).
    */
-  seenPresence (roomHash: string, version: number): boolean {
+  notePresence (roomHash: string, version: number, members: number): { members: number, news: boolean } {
     const room = this.#rooms.get(roomHash)
-    if (room === undefined || version <= room.presenceVersion) return false
+    if (room === undefined) return { members, news: false }
+    if (version <= room.presenceVersion) return { members: room.presentMembers, news: false }
     room.presenceVersion = version
-    return true
+    room.presentMembers = members
+    return { members, news: true }
   }
 
   /** Tells the room's local members (but `except`) its count of present members. */
@@ -128,6 +133,7 @@ export class RoomRegistry {
         // Counts from two vault replicas may arrive out of order: only a later one is news.
         if (event.version <= room.presenceVersion) break
         room.presenceVersion = event.version
+        room.presentMembers = event.members
         broadcast(room, encode({ v, type: 'presence', members: event.members }))
         break
     }
