@@ -53,6 +53,16 @@ export interface EmbeddedOptions {
   startTimeoutMs?: number
   /** A fixed port (e.g. to start the same cluster again where its clients expect it); a free one otherwise. */
   port?: number
+  /**
+   * Receives the server's log output (its stderr) once it is up; otherwise it is read and dropped.
+   * For tests that scan PostgreSQL's log.
+   */
+  onLog?: (text: string) => void
+  /**
+   * PostgreSQL's own default logging instead of the quiet flags below (tests that prove the
+   * product leaks nothing into a default-configured server's log).
+   */
+  defaultLogging?: boolean
 }
 
 const isRoot = (): boolean => userInfo().uid === 0
@@ -172,10 +182,13 @@ function firstLine (output: string): string | undefined {
 }
 
 /** Starts the server and resolves once it accepts connections; its output is read, never echoed. */
-function serve (postgres: string, databaseDir: string, port: number, ids: Ids | undefined, timeoutMs: number): Promise<ChildProcess> {
+function serve (postgres: string, databaseDir: string, port: number, ids: Ids | undefined, options: EmbeddedOptions): Promise<ChildProcess> {
+  const timeoutMs = options.startTimeoutMs ?? 30_000
+  const flags = options.defaultLogging === true ? SERVER_FLAGS.slice(0, 4) : SERVER_FLAGS
   return new Promise((resolveServe, reject) => {
-    const child = spawn(postgres, ['-D', databaseDir, '-p', String(port), ...SERVER_FLAGS], { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } })
+    const child = spawn(postgres, ['-D', databaseDir, '-p', String(port), ...flags], { ...ids, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } })
     let output = ''
+    let up = false
     const timer = setTimeout(() => { fail(new Error('it did not accept connections in time')) }, timeoutMs)
     const fail = (error: Error): void => {
       clearTimeout(timer)
@@ -183,10 +196,13 @@ function serve (postgres: string, databaseDir: string, port: number, ids: Ids | 
       reject(error)
     }
     child.stderr.on('data', (chunk: Buffer) => {
+      options.onLog?.(chunk.toString('utf8'))
+      if (up) return
       if (output.length < 64 * 1024) output += chunk.toString('utf8')
       if (output.includes('database system is ready to accept connections')) {
         clearTimeout(timer)
         output = ''
+        up = true
         resolveServe(child)
       }
     })
@@ -230,7 +246,7 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
   }
   let server: ChildProcess
   try {
-    server = await serve(join(binariesDir, 'bin', 'postgres'), databaseDir, port, ids, options.startTimeoutMs ?? 30_000)
+    server = await serve(join(binariesDir, 'bin', 'postgres'), databaseDir, port, ids, options)
   } catch (error) {
     throw new EmbeddedDatabaseError(`the embedded PostgreSQL in ${databaseDir} did not start (${error instanceof Error ? error.message : 'unknown error'}); if another instance uses this folder, stop it`)
   }
