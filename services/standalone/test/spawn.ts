@@ -10,11 +10,15 @@ export interface Child {
   exited: Promise<number | null>
 }
 
-/** The environment of a newcomer's machine: no PG*, DATABASE_URL, NATS_URL or ENCRYPTION_KEY. */
+/**
+ * The environment of a newcomer's machine: no PG*, DATABASE_URL, NATS_URL or ENCRYPTION_KEY,
+ * and plain node as deployed (none of the test runner's loaders, NODE_OPTIONS or coverage
+ * collection, which slow a child down and would skew what the load tests measure).
+ */
 export function cleanEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(PG|DATABASE_URL|NATS_|ENCRYPTION_KEY)/.test(key)) env[key] = value
+    if (!/^(PG|DATABASE_URL|NATS_|ENCRYPTION_KEY|NODE_OPTIONS$|NODE_V8_COVERAGE$|TAP|_TAPJS)/.test(key)) env[key] = value
   }
   return { ...env, ...extra }
 }

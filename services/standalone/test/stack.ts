@@ -164,8 +164,17 @@ export class Stack {
     return [...this.#services.values()].map((service) => service.port).concat(this.#pgPort)
   }
 
+  readonly #metricsPorts = new Map<NodeServiceName, number>()
+
+  /** A service's Prometheus text (its METRICS_PORT). */
+  async metrics (name: NodeServiceName): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.#metricsPorts.get(name) ?? 0}/metrics`)
+    return response.text()
+  }
+
   async #boot (): Promise<void> {
     const [natsPort, ...ports] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])
+    const metricsPorts = await Promise.all([freePort(), freePort(), freePort(), freePort()])
     this.natsPort = natsPort ?? 0
     const nats = this.#define('nats', NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.natsPort)], {}, this.natsPort)
     await Promise.all([this.#startPostgres(), this.#spawnAndWait(nats)])
@@ -191,14 +200,17 @@ export class Stack {
       REQUEST_TIMEOUT: '2s',
       LOG_LEVEL: this.options.logLevel ?? 'trace',
       MAX_CONNECTIONS_PER_ADDRESS: '10000',
-      WEB_ROOT: '/nonexistent'
+      WEB_ROOT: '/nonexistent',
+      // For a diagnosis, e.g. STACK_NODE_OPTIONS=--trace-gc; cleanEnv drops the test runner's own.
+      ...(process.env.STACK_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.STACK_NODE_OPTIONS })
     }
     const names = [...VAULTS, ...GATEWAYS]
     names.forEach((name, i) => {
       const vault = name.startsWith('vault')
       const port = ports[i] ?? 0
       this.#define(name, process.execPath, [entry(`services/${vault ? 'vault' : 'gateway'}/dist/src/server.js`)],
-        { ...common, ...(vault ? {} : this.options.gatewayEnv), PORT: String(port) }, port)
+        { ...common, ...(vault ? {} : this.options.gatewayEnv), PORT: String(port), METRICS_PORT: String(metricsPorts[i] ?? 0) }, port)
+      this.#metricsPorts.set(name, metricsPorts[i] ?? 0)
     })
     // Vaults first: a gateway's first heartbeat should find one.
     await Promise.all(VAULTS.map(async (name) => { await this.#spawnAndWait(this.#service(name)) }))

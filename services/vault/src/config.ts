@@ -24,7 +24,7 @@ export interface VaultConfig {
   readonly sweepIntervalMs: number
   /** Group commit and admission, per operation of the message path. */
   readonly batch: BatcherOptions
-  /** Each room's share of stored bytes (ROOM_SHARE, per vault replica). */
+  /** Each room's share of the vault's work: envelope bytes stored, and what joins return (ROOM_SHARE, per vault replica). */
   readonly roomShare: RoomShareOptions
   readonly logLevel: LogLevel
 }

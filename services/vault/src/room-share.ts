@@ -1,8 +1,9 @@
 /**
- * Each room's share of the vault's writes: a token bucket of envelope bytes per
- * room (per vault replica), so that one room, however many connections flood it
- * within their own rates, cannot crowd out the others. A store over its room's
- * share is refused at once (`room-busy` with a retry hint) before it queues.
+ * Each room's share of the vault's work: a token bucket of bytes per room (per vault
+ * replica), so that one room, however many connections flood it within their own rates,
+ * cannot crowd out the others. A store costs its envelope's bytes; a join a little, and then
+ * what it returned (its cards, receipts and deletions) is charged. A store or join over its
+ * room's share is refused at once (`room-busy` with a retry hint) before it queues.
  * Buckets of rooms that have gone quiet are forgotten, so memory follows the
  * rooms active right now.
  */
@@ -47,6 +48,16 @@ export class RoomShare {
     if (bucket.tokens < bytes) return false
     bucket.tokens -= bytes
     return true
+  }
+
+  /**
+   * Charges work already done for the room (e.g. the cards a join returned) against its share:
+   * the bucket may go into debt, down to minus a burst, which the room's next requests repay.
+   */
+  charge (roomHash: string, bytes: number): void {
+    const bucket = this.#buckets.get(roomHash)
+    if (bucket === undefined || bytes <= 0) return
+    bucket.tokens = Math.max(-this.#options.burstBytes, bucket.tokens - bytes)
   }
 
   /** When `bytes` more will fit in the room's share. */

@@ -18,12 +18,12 @@ t.test('a room gets its burst, then its rate; other rooms are untouched', async 
 
 t.test('a room storing over its share is answered room-busy at once; another room is served', async (t) => {
   const h = await harness(t)
-  await h.startVault({ roomShare: { bytesPerSecond: 16 * 1024, burstBytes: 9 * 1024 } })
+  await h.startVault({ roomShare: { bytesPerSecond: 16 * 1024, burstBytes: 11 * 1024 } })
   const api = vaultApi(h.bus)
   const [flooded, quiet] = [newRoomHash(), newRoomHash()]
   const [alice, bob, carol, dave] = [newMemberId(), newMemberId(), newMemberId(), newMemberId()]
   for (const [room, member] of [[flooded, alice], [flooded, bob], [quiet, carol], [quiet, dave]] as const) await api.join(room, member)
-  // Envelopes of 4 KiB and a bit (IV and tag): two fit in the 9 KiB burst.
+  // Two joins take 1 KiB each; envelopes of 4 KiB and a bit (IV and tag): two fit in the rest of the 11 KiB burst.
   const replies = await Promise.all(Array.from({ length: 6 }, async () => api.store(flooded, alice, newMessageId(), fakeEnvelope(4096))))
   const busy = replies.filter((r) => !r.ok)
   t.equal(replies.filter((r) => r.ok).length, 2, 'the burst is stored')
@@ -31,4 +31,34 @@ t.test('a room storing over its share is answered room-busy at once; another roo
   t.ok(busy.every((r) => !r.ok && r.code === 'room-busy' && (r.retryAfterMs ?? 0) >= 50), 'as room-busy, with a retry hint')
   t.match(await api.store(quiet, carol, newMessageId(), fakeEnvelope(4096)), { ok: true }, 'the quiet room is not affected')
   t.equal(await countRows(h.db, 'messages'), 3, 'nothing refused was stored')
+})
+
+t.test('debt: work already done is charged, and the room repays it before its next request', async (t) => {
+  const clock = { now: 0 }
+  const share = new RoomShare({ bytesPerSecond: 1000, burstBytes: 2000 }, () => clock.now)
+  t.ok(share.take('a', 100))
+  share.charge('a', 5000)
+  t.notOk(share.take('a', 1), 'in debt (at most one burst deep): refused')
+  t.ok(share.retryAfterMs('a', 1) >= 2000, 'until the debt is repaid')
+  clock.now = 2100
+  t.ok(share.take('a', 1), 'repaid at the room\'s rate')
+})
+
+t.test('a room\'s joins are charged for the cards they return: a flooding room\'s joins are refused room-busy, another room\'s are served', async (t) => {
+  const h = await harness(t)
+  // A join with ten cards costs 1 KiB + 10 × 256 B = 3.5 KiB of a 4 KiB burst: the next one does not fit.
+  await h.startVault({ roomShare: { bytesPerSecond: 16 * 1024, burstBytes: 4 * 1024 } })
+  const api = vaultApi(h.bus)
+  const [busy, quiet] = [newRoomHash(), newRoomHash()]
+  const [alice, bob, carol] = [newMemberId(), newMemberId(), newMemberId()]
+  await api.join(busy, alice)
+  await api.join(busy, bob)
+  for (let i = 0; i < 10; i++) {
+    t.match(await api.store(busy, alice, newMessageId()), { ok: true })
+    await new Promise((resolve) => setTimeout(resolve, 30)) // each store's bytes repaid before the next
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500)) // the share full again
+  t.match(await api.join(busy, bob), { ok: true, pending: { length: 10 } }, 'bob gets his ten cards')
+  t.match(await api.join(busy, bob), { ok: false, code: 'room-busy' }, 'joining again at once is over the room\'s share')
+  t.match(await api.join(quiet, carol), { ok: true }, 'another room joins')
 })

@@ -18,6 +18,10 @@ import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left,
 import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
+/** What a join costs its room's share up front (ROOM_SHARE bytes), and then per card, receipt or deletion it returned. */
+export const JOIN_COST_BYTES = 1024
+export const JOIN_ITEM_COST_BYTES = 256
+
 export interface VaultHandlerDeps extends HandlerContext {
   pool: Queryable
   cipher: AtRestCipher
@@ -101,7 +105,13 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
 
   const subscriptions = [
     serve(deps, 'room.join', VAULT_SUBJECTS.roomJoin, codecs.roomJoinRequest,
-      async (request, deadline): Promise<Outcome<Joined>> => joins.submit(request, deadline),
+      async (request, deadline): Promise<Outcome<Joined>> => {
+        // A room that floods pays for its joins too: each returns up to hundreds of cards.
+        if (!shares.take(request.roomHash, JOIN_COST_BYTES)) return failure('room-busy', shares.retryAfterMs(request.roomHash, JOIN_COST_BYTES))
+        const joined = await joins.submit(request, deadline)
+        if (joined.ok) shares.charge(request.roomHash, (joined.value.pending.length + joined.value.receipts.length + joined.value.gone.length) * JOIN_ITEM_COST_BYTES)
+        return joined
+      },
       (joined) => joined),
 
     serve(deps, 'room.leave', VAULT_SUBJECTS.roomLeave, codecs.roomLeaveRequest,
