@@ -1,13 +1,13 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { execForm, externalBase, imageRuleProblems, lineage, NODE_20_EXACT, parseCopy, parseDockerfile, type Stage } from '../src/dockerfile.js'
+import { execForm, externalBase, imageRuleProblems, lineage, NODE_24_EXACT, parseCopy, parseDockerfile, type Stage } from '../src/dockerfile.js'
 import { isIgnored, parseDockerignore } from '../src/dockerignore.js'
-import { DOCKERFILE, podSpec, REPO_DIR, render } from './helpers.js'
+import { DOCKERFILE, KUBECTL_SKIP, podSpec, REPO_DIR, render } from './helpers.js'
 
 const text = readFileSync(DOCKERFILE, 'utf8')
 const ignoreText = readFileSync(`${DOCKERFILE}.dockerignore`, 'utf8')
-const rules = { targets: ['gateway', 'vault'], base: NODE_20_EXACT }
+const rules = { targets: ['gateway', 'vault'], base: NODE_24_EXACT }
 const stages = parseDockerfile(text)
 const stage = (name: string): Stage => {
   const found = stages.find((candidate) => candidate.name === name)
@@ -18,21 +18,24 @@ const cmdOf = (name: string): string[] | undefined => execForm(lineage(stage(nam
 
 t.test('the Dockerfile meets the image rules', async (t) => {
   t.same(imageRuleProblems(text, rules), [])
-  t.match(externalBase(stage('gateway')), /^node:20\.\d+\.\d+-bookworm-slim/, 'gateway runs on Node 20 slim')
+  t.match(externalBase(stage('gateway')), /^node:24\.\d+\.\d+-bookworm-slim/, 'gateway runs on Node 24 slim')
   t.equal(externalBase(stage('gateway')), externalBase(stage('vault')), 'one base for both images')
+  const ci = /^NODE_VERSION=(\S+)$/m.exec(readFileSync(join(REPO_DIR, '.ci/run'), 'utf8'))?.[1]
+  t.equal(/^node:([\d.]+)-/.exec(externalBase(stage('gateway')) ?? '')?.[1], ci, 'the images run the Node release CI tests on (.ci/run NODE_VERSION)')
 })
 
 t.test('each image rule is shown to fail', async (t) => {
   const broken: [string, string, RegExp][] = [
-    ['an unpinned base', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:20-bookworm-slim AS node'), /not pinned/],
+    ['an unpinned base', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:24-bookworm-slim AS node'), /not pinned/],
     ['a latest base', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:latest AS node'), /not pinned/],
-    ['a Node 22 base', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:22.12.0-bookworm-slim AS node'), /not pinned to an exact Node 20/],
+    ['a Node 22 base', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:22.12.0-bookworm-slim AS node'), /not pinned to an exact Node 24/],
+    ['a Node 20 base (end of life)', text.replace(/^FROM node:\S+ AS node$/m, 'FROM node:20.20.2-bookworm-slim AS node'), /not pinned to an exact Node 24/],
     ['no USER in the gateway', withoutGatewayUser(text), /gateway: no USER/],
     ['USER root', text.replaceAll('USER 10001:10001', 'USER 0'), /USER is root/],
     ['a user name instead of a uid', text.replaceAll('USER 10001:10001', 'USER app'), /not a numeric uid/],
     ['npm start', text.replace('CMD ["node", "services/vault/dist/src/server.js"]', 'CMD ["npm", "start"]'), /vault: CMD starts npm/],
     ['shell-form CMD', text.replace('CMD ["node", "services/gateway/dist/src/server.js"]', 'CMD node services/gateway/dist/src/server.js'), /gateway: CMD is not in exec form/],
-    ['a single stage', 'FROM node:20.20.2-bookworm-slim\nRUN npm ci && npx tsc -b\nUSER 10001\nCMD ["node", "x.js"]\n', /not a multi-stage build/],
+    ['a single stage', 'FROM node:24.21.0-bookworm-slim\nRUN npm ci && npx tsc -b\nUSER 10001\nCMD ["node", "x.js"]\n', /not a multi-stage build/],
     ['dev dependencies at run time', text.replaceAll('--omit=dev ', ''), /production dependencies only/],
     ['no TypeScript build', text.replace('npx tsc -b && ', ''), /npx tsc -b/],
     ['a missing target', text.replace(/AS vault$/m, 'AS worker'), /no stage named vault/]
@@ -62,7 +65,7 @@ t.test('the build stage compiles and bundles; each image gets one production-onl
   t.same(copiesOf('vault'), [{ from: 'vault-bundle', sources: ['/bundle/'], destination: './' }])
 })
 
-t.test('the commands match the entry points and the manifests', async (t) => {
+t.test('the commands match the entry points and the manifests', { skip: KUBECTL_SKIP }, async (t) => {
   const prod = render('overlays/prod')
   t.same(cmdOf('gateway'), ['node', 'services/gateway/dist/src/server.js'])
   t.same(cmdOf('vault'), ['node', 'services/vault/dist/src/server.js'])

@@ -5,7 +5,9 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { idOf, type Manifest } from '../src/manifest.js'
 import { validateSchema } from '../src/schema.js'
-import { find, OVERLAYS, render } from './helpers.js'
+import { find, OVERLAYS, render, requireKubectl } from './helpers.js'
+
+requireKubectl()
 
 /**
  * The bundled JSON schemas accept unknown fields, so a typo such as

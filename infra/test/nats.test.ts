@@ -5,7 +5,9 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { find, podSpec, render } from './helpers.js'
+import { find, podSpec, render, requireKubectl } from './helpers.js'
+
+requireKubectl()
 
 /**
  * The NATS configuration and shutdown are checked against a real nats-server

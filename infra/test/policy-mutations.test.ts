@@ -1,7 +1,9 @@
 import t from 'tap'
 import { checkPolicies, formatViolations, POLICIES } from '../src/policies/index.js'
 import type { Manifest } from '../src/manifest.js'
-import { find, podSpec, render } from './helpers.js'
+import { find, podSpec, render, requireKubectl } from './helpers.js'
+
+requireKubectl()
 
 /**
  * Each policy is shown to fail: take the real rendered manifests, break one

@@ -1,7 +1,9 @@
 import t from 'tap'
 import { groupOf, idOf, nameOf } from '../src/manifest.js'
 import { validateSchema } from '../src/schema.js'
-import { find, KUSTOMIZATIONS, render } from './helpers.js'
+import { find, KUSTOMIZATIONS, render, requireKubectl } from './helpers.js'
+
+requireKubectl()
 
 const unvalidated = new Set<string>()
 

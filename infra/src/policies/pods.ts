@@ -1,6 +1,5 @@
 import type { IContainer } from 'kubernetes-models/v1/Container'
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec'
-import { parseImage } from '../kustomize/transforms.js'
 import { containersOf, podTemplates, RUN_TO_COMPLETION } from '../workloads.js'
 import type { Policy, Violation } from './types.js'
 
@@ -124,5 +123,19 @@ export const gracefulShutdownPolicy: Policy = {
       }
     }
     return violations
+  }
+}
+
+/** An image reference's name, tag and digest (`registry/name:tag@sha256:…`). */
+export function parseImage (reference: string): { name: string, tag: string | undefined, digest: string | undefined } {
+  const at = reference.indexOf('@')
+  const digest = at === -1 ? undefined : reference.slice(at + 1)
+  const withoutDigest = at === -1 ? reference : reference.slice(0, at)
+  const colon = withoutDigest.lastIndexOf(':')
+  const hasTag = colon > withoutDigest.lastIndexOf('/')
+  return {
+    name: hasTag ? withoutDigest.slice(0, colon) : withoutDigest,
+    tag: hasTag ? withoutDigest.slice(colon + 1) : undefined,
+    digest
   }
 }
