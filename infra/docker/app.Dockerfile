@@ -8,12 +8,12 @@
 #   docker build -f infra/docker/app.Dockerfile --target gateway -t ephemeral-chat/gateway:0.1.0 .
 #   docker build -f infra/docker/app.Dockerfile --target vault   -t ephemeral-chat/vault:0.1.0 .
 #
-# The base is pinned to an exact Node 20 release. Pin its digest too once you
+# The base is pinned to an exact Node 24 LTS release. Pin its digest too once you
 # can resolve it (no registry was reachable where this file was written):
-#   docker buildx imagetools inspect node:20.20.2-bookworm-slim
-# then write FROM node:20.20.2-bookworm-slim@sha256:<index digest> below.
+#   docker buildx imagetools inspect node:24.21.0-bookworm-slim
+# then write FROM node:24.21.0-bookworm-slim@sha256:<index digest> below.
 
-FROM node:20.20.2-bookworm-slim AS node
+FROM node:24.21.0-bookworm-slim AS node
 
 # ---- Sources, and apart from them every package.json (root and workspaces,
 # paths kept) with the lockfile: the npm ci layer below is reused for as long

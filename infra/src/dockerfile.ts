@@ -90,8 +90,8 @@ export interface ImageRuleOptions {
   base: RegExp
 }
 
-/** Node 20 LTS, exact release, optional variant, optional digest. */
-export const NODE_20_EXACT = /^node:20\.\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$/
+/** Node 24 LTS, exact release, optional variant, optional digest. */
+export const NODE_24_EXACT = /^node:24\.\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$/
 
 /** Every rule the image build must meet; an empty list means all are met. */
 export function imageRuleProblems(text: string, options: ImageRuleOptions): string[] {
@@ -105,7 +105,7 @@ export function imageRuleProblems(text: string, options: ImageRuleOptions): stri
   if (stages.length < 2) problems.push('not a multi-stage build')
   for (const stage of stages) {
     if (stage.parent !== undefined) continue
-    if (!options.base.test(stage.base)) problems.push(`base image ${stage.base} is not pinned to an exact Node 20 release`)
+    if (!options.base.test(stage.base)) problems.push(`base image ${stage.base} is not pinned to an exact Node 24 release`)
   }
   const all = stages.flatMap((stage) => stage.instructions)
   const runs = all.filter((instruction) => instruction.keyword === 'RUN').map((instruction) => instruction.args)
