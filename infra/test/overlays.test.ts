@@ -4,7 +4,9 @@ import { nameOf, type Manifest } from '../src/manifest.js'
 import { connectionAllowed, loadPolicies, namespaceLabelsOf, type Endpoint } from '../src/network-policy.js'
 import { databaseEndpoints, endpointOf } from '../src/policies/network.js'
 import { podTemplates } from '../src/workloads.js'
-import { find, podSpec, render } from './helpers.js'
+import { find, podSpec, render, requireKubectl } from './helpers.js'
+
+requireKubectl()
 
 const kinds = (manifests: Manifest[], kind: string): string[] => manifests.filter((manifest) => manifest.kind === kind).map(nameOf).sort()
 
@@ -42,10 +44,12 @@ t.test('prod: HPA-driven gateways (min 3), 2 vaults, 3-node NATS, a 3-instance C
       t.equal(env.find((entry: any) => entry.name === variable).valueFrom.secretKeyRef.name, 'chat-pg-app', `${name} ${variable} from CloudNativePG`)
     }
   }
-  for (const template of podTemplates(prod)) {
-    for (const container of template.spec.containers) {
-      if (/ephemeral-chat\//.test(container.image ?? '')) t.match(container.image, /^registry\.example\.com\/ephemeral-chat\/(gateway|vault):\d+\.\d+\.\d+$/)
-    }
+  // Every container that is not NATS runs one of our two images, from the registry, at a release tag.
+  const ours = podTemplates(prod).flatMap((template) => template.spec.containers as Array<{ name: string, image?: string }>)
+    .filter((container) => !(container.image ?? '').startsWith('nats:'))
+  t.ok(ours.length >= 3, `gateway, vault and the migration job at least (${ours.length} containers)`)
+  for (const container of ours) {
+    t.match(container.image, /^registry\.example\.com\/ephemeral-chat\/(gateway|vault):\d+\.\d+\.\d+$/, `${container.name} runs a released image`)
   }
 })
 
