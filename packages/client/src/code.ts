@@ -6,7 +6,7 @@
 //                    Triples are easy to read aloud and to find one's place in
 //                    ("group six is …"), and every group has the same size.
 //
-// The normalised form, check symbol included, is the PBKDF2 input (DESIGN §3).
+// The normalised form, check symbol included, is the PBKDF2 input (docs/architecture.md §3).
 
 import { crockfordValue, encodeCrockford } from './crockford.js'
 import { luhn32CheckSymbol, luhn32IsValid } from './luhn.js'

@@ -1,4 +1,4 @@
-// Message envelopes, protocol v1 (DESIGN §3):
+// Message envelopes, protocol v1 (docs/architecture.md §3):
 //
 //   plaintext = UTF-8 JSON.stringify({ text, nick, sentAt }), keys in that order
 //   padded    = plaintext ‖ 0x80 ‖ zeros, to 256, 1024, 4096 or 16384 bytes

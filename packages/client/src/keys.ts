@@ -1,4 +1,4 @@
-// Room key derivation, protocol v1 (DESIGN §3):
+// Room key derivation, protocol v1 (docs/architecture.md §3):
 //
 //   master     = PBKDF2-HMAC-SHA256(UTF-8 normalised code, salt "ephemeral-chat/v1/room",
 //                                   600 000 iterations, 256 bits)

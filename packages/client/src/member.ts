@@ -1,4 +1,4 @@
-// Member identity (DESIGN §3 "members"). A client keeps one random secret per room
+// Member identity (docs/architecture.md §3 "members"). A client keeps one random secret per room
 // (sessionStorage in the browser) and sends it when joining; the gateway derives the
 // public id from it, so nobody can claim another member's id without its secret.
 

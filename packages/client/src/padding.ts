@@ -1,10 +1,10 @@
-// Length hiding (DESIGN §3 "plaintext"): the plaintext is followed by one 0x80 byte
+// Length hiding (docs/architecture.md §3 "plaintext"): the plaintext is followed by one 0x80 byte
 // and then zeros up to the smallest bucket that fits, so a ciphertext's length reveals
 // only its bucket. (ISO/IEC 7816-4 padding: unambiguous for any plaintext.)
 
 import { PADDING_BUCKETS, type PaddingBucket } from '@ephemeral-chat/protocol'
 
-/** The padding buckets of DESIGN §3, as the protocol names them. */
+/** The padding buckets of docs/architecture.md §3, as the protocol names them. */
 export const BUCKETS = PADDING_BUCKETS
 export type Bucket = PaddingBucket
 

@@ -15,7 +15,7 @@ export async function keysFor(roomIdBytes: Uint8Array, rawKey: Uint8Array = RAW_
 export const ROOM_A = new Uint8Array(32).fill(0xaa)
 export const ROOM_B = new Uint8Array(32).fill(0xbb)
 
-/** AES-256-GCM exactly as DESIGN §3 describes it, on bytes the caller chose. */
+/** AES-256-GCM exactly as docs/architecture.md §3 describes it, on bytes the caller chose. */
 export function forgeEnvelope(
   roomIdBytes: Uint8Array,
   messageId: string,

@@ -20,7 +20,7 @@ const otherCode = generateRoomCode()
 const keysPromise = deriveRoomKeys(formatRoomCode(code).toLowerCase())
 const otherKeysPromise = deriveRoomKeys(otherCode)
 
-void t.test('protocol constants are those of DESIGN §3', (t) => {
+void t.test('protocol constants are those of docs/architecture.md §3', (t) => {
   t.equal(PBKDF2_ITERATIONS, 600_000)
   t.equal(PBKDF2_SALT, 'ephemeral-chat/v1/room')
   t.equal(HKDF_INFO_ROOM_ID, 'ephemeral-chat/v1/room-id')

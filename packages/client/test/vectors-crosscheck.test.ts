@@ -1,4 +1,4 @@
-// Recomputes test/vectors.json from DESIGN §3 with node:crypto alone. Nothing here
+// Recomputes test/vectors.json from docs/architecture.md §3 with node:crypto alone. Nothing here
 // imports the SDK, so a mistake shared by the SDK and its own tests cannot hide.
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, pbkdf2 } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -23,7 +23,7 @@ const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.ur
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
-/** DESIGN §3 "normalise", written independently of src/code.ts. */
+/** docs/architecture.md §3 "normalise", written independently of src/code.ts. */
 function normalise(code: string): string {
   const out = code
     .replace(/[ \t\u2013-]/g, '')

@@ -6,7 +6,7 @@
 /** The wire protocol version carried by every frame, request, reply and event as `v`. */
 export const PROTOCOL_VERSION = 1
 
-/** Padding buckets of a plaintext, in bytes (DESIGN §3): length leaks only the bucket. */
+/** Padding buckets of a plaintext, in bytes (docs/architecture.md §3): length leaks only the bucket. */
 export const PADDING_BUCKETS = [256, 1024, 4096, 16384] as const
 export type PaddingBucket = (typeof PADDING_BUCKETS)[number]
 

@@ -1,5 +1,5 @@
 /**
- * The second layer (DESIGN §3 "at rest"): the vault seals every client envelope
+ * The second layer (docs/architecture.md §3 "at rest"): the vault seals every client envelope
  * again under ENCRYPTION_KEY so a database dump alone reveals nothing. AAD binds a
  * row to its message id and room hash, so rows cannot be swapped between messages.
  */

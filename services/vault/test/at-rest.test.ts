@@ -11,7 +11,7 @@ const run = promisify(execFile)
 
 const INTERNAL = { v: 1, ok: false, code: 'internal', message: errorMessage('internal') }
 
-/** A real client envelope (DESIGN §3): padded JSON plaintext under AES-256-GCM with a key the vault never sees. */
+/** A real client envelope (docs/architecture.md §3): padded JSON plaintext under AES-256-GCM with a key the vault never sees. */
 function realEnvelope (text: string) {
   const plaintext = Buffer.from(JSON.stringify({ text, nick: 'x', sentAt: 1 }), 'utf8')
   const padded = Buffer.alloc(256)
