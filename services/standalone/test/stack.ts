@@ -161,7 +161,7 @@ export class Stack {
 
   /** Every port of the stack's own servers (not client ports). */
   get serverPorts (): number[] {
-    return [...this.#services.values()].map((service) => service.port).concat(this.#pgPort)
+    return [...this.#services.values()].map((service) => service.port).concat(this.#pgPort, ...this.#metricsPorts.values())
   }
 
   readonly #metricsPorts = new Map<NodeServiceName, number>()
