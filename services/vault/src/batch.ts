@@ -57,6 +57,8 @@ export type Splittable = (error: unknown) => boolean
 
 const MIN_RETRY_MS = 50
 const MAX_RETRY_MS = 5000
+/** Batches smaller than this teach the batcher nothing about the cost per request. */
+const ITEM_COST_MIN_BATCH = 16
 
 export class Batcher<Item, Result> {
   readonly #run: RunBatch<Item, Result>
@@ -169,7 +171,10 @@ export class Batcher<Item, Result> {
     } finally {
       const took = performance.now() - started
       this.#batchMs = 0.8 * this.#batchMs + 0.2 * took
-      this.#itemMs = 0.8 * this.#itemMs + 0.2 * (took / batch.length)
+      // Per request, only from batches big enough for their fixed cost not to dominate: one slow
+      // small batch (a cold start, a first prepare) would otherwise make every queued join look
+      // seconds away and refuse a burst the vault clears in a few batches.
+      if (batch.length >= ITEM_COST_MIN_BATCH) this.#itemMs = 0.8 * this.#itemMs + 0.2 * (took / batch.length)
       this.#running--
       // Under load the next batch leaves at once: whatever queued meanwhile is its company.
       if (this.#queue.length > 0) this.#flush()
