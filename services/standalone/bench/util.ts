@@ -1,6 +1,5 @@
 /** Small helpers of the product bench: output, deadlines, cleanup, statistics, ports. */
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 
 export function say (line: string): void {
   process.stdout.write(`${line}\n`)
@@ -117,17 +116,4 @@ export function sumValues (map: ReadonlyMap<unknown, number>): number {
 
 export const b64 = (bytes: number): string => randomBytes(bytes).toString('base64url')
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (typeof address === 'object' && address !== null) resolve(address.port)
-        else reject(new Error('no free port'))
-      })
-    })
-  })
-}
+export { freePort } from '@ephemeral-chat/testkit'
