@@ -32,3 +32,38 @@ export async function buildMetricsApp (metrics: { registry: { contentType: strin
   await app.ready()
   return app
 }
+
+const HealthReply = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'], additionalProperties: false } as const
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Prometheus server of this service (listen on METRICS_PORT); closed with the service. */
+    metricsApp: FastifyInstance
+  }
+}
+
+/**
+ * The operator's side of a service, the same for every one: `/metrics` on its own server
+ * (`app.metricsApp`, closed with the app), unknown URLs answered 404 without logging them,
+ * `/healthz` (the process is up) and `/readyz` (503 while closing or while `ready` throws).
+ */
+export async function registerOps (app: FastifyInstance, options: {
+  metrics: { registry: { contentType: string, metrics (): Promise<string> } }
+  logger: FastifyBaseLogger
+  closing: () => boolean
+  ready: () => Promise<void>
+}): Promise<void> {
+  app.setNotFoundHandler(quietNotFound)
+  app.decorate('metricsApp', await buildMetricsApp(options.metrics, options.logger))
+  app.addHook('onClose', async () => { await app.metricsApp.close() })
+  app.get('/healthz', { schema: { response: { 200: HealthReply } } }, async () => ({ status: 'ok' }))
+  app.get('/readyz', { schema: { response: { 200: HealthReply, 503: HealthReply } } }, async (_request, reply) => {
+    if (options.closing()) return reply.code(503).send({ status: 'closing' })
+    try {
+      await options.ready()
+      return { status: 'ready' }
+    } catch {
+      return reply.code(503).send({ status: 'unavailable' })
+    }
+  })
+}

@@ -1,6 +1,6 @@
 export * from './env.js'
 export * from './logger.js'
 export * from './metrics.js'
-export { buildMetricsApp, quietClientError, quietNotFound } from './http.js'
+export { buildMetricsApp, quietClientError, quietNotFound, registerOps } from './http.js'
 export { limitedWarner, type Warner } from './log-limit.js'
 export { runService, type RunningService, type ServiceConfig } from './runner.js'

@@ -6,7 +6,7 @@
 import websocket from '@fastify/websocket'
 import type { Bus } from '@ephemeral-chat/bus'
 import { CLOSE_CODES, MAX_FRAME_BYTES, PRESENCE_SYNC_CHUNK } from '@ephemeral-chat/protocol'
-import { buildMetricsApp, createMetrics, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { createMetrics, quietClientError, registerOps, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
@@ -22,13 +22,6 @@ import { Admission } from './ws/admission.js'
 import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The Prometheus endpoint, on its own server: listen on METRICS_PORT, or inject. */
-    metricsApp: FastifyInstance
-  }
-}
-
 export interface GatewayDeps {
   config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
   logger: FastifyBaseLogger
@@ -36,7 +29,6 @@ export interface GatewayDeps {
   metrics?: ServiceMetrics
 }
 
-const HealthReply = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'], additionalProperties: false } as const
 
 /** Same origin unless ALLOWED_ORIGINS lists others; a client that sends no Origin (not a browser) is not a cross-site risk. */
 export function originAllowed (request: FastifyRequest, allowed: readonly string[]): boolean {
@@ -76,10 +68,6 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     trustProxy: config.trustProxy,
     clientErrorHandler: quietClientError
   })
-  app.setNotFoundHandler(quietNotFound)
-  // /metrics is served apart (METRICS_PORT), never on the public port.
-  app.decorate('metricsApp', await buildMetricsApp(metrics, deps.logger))
-  app.addHook('onClose', async () => { await app.metricsApp.close() })
   const gatewayId = randomBytes(16).toString('hex')
   const vault = createVaultClient(bus, metrics, config.requestTimeoutMs)
   const rooms = new RoomRegistry(bus)
@@ -155,16 +143,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     })
   })
 
-  app.get('/healthz', { schema: { response: { 200: HealthReply } } }, async () => ({ status: 'ok' }))
-  app.get('/readyz', { schema: { response: { 200: HealthReply, 503: HealthReply } } }, async (_request, reply) => {
-    if (closing) return reply.code(503).send({ status: 'closing' })
-    try {
-      await bus.ping()
-      return { status: 'ready' }
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' })
-    }
-  })
+  // /metrics on its own server (METRICS_PORT), never on the public port; health and readiness.
+  await registerOps(app, { metrics, logger: deps.logger, closing: () => closing, ready: async () => { await bus.ping() } })
 
   // After a NATS outage: events published meanwhile never reached us. Every joined connection
   // catches up, and the vault is told at once what we hold (our disconnects may have been lost).

@@ -3,7 +3,7 @@
  * arrives over the bus; HTTP serves only health and metrics.
  */
 import type { Bus } from '@ephemeral-chat/bus'
-import { buildMetricsApp, createMetrics, limitedWarner, quietClientError, quietNotFound, type ServiceMetrics } from '@ephemeral-chat/service-kit'
+import { createMetrics, limitedWarner, quietClientError, registerOps, type ServiceMetrics } from '@ephemeral-chat/service-kit'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { sql, type Kysely } from 'kysely'
 import { atRestKey, createAtRestCipher } from './at-rest.js'
@@ -27,20 +27,13 @@ export interface VaultDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     sweeper: Sweeper
-    /** The Prometheus endpoint, on its own server: listen on METRICS_PORT, or inject. */
-    metricsApp: FastifyInstance
   }
 }
 
-const HealthReply = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'], additionalProperties: false } as const
 
 export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics('vault')
   const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), clientErrorHandler: quietClientError })
-  app.setNotFoundHandler(quietNotFound)
-  // /metrics is served apart (METRICS_PORT), not beside the health checks.
-  app.decorate('metricsApp', await buildMetricsApp(metrics, deps.logger))
-  app.addHook('onClose', async () => { await app.metricsApp.close() })
   const cipher = createAtRestCipher(atRestKey(deps.config.encryptionKey), deps.config.retiredKeys.map(atRestKey))
   const warner = limitedWarner(deps.logger)
   const sweeper = createSweeper({ db: deps.db, bus: deps.bus, logger: warner, metrics, intervalMs: deps.config.sweepIntervalMs, messageTtlMs: deps.config.messageTtlMs })
@@ -66,19 +59,11 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
     await sweeper.stop()
   })
 
-  app.get('/healthz', { schema: { response: { 200: HealthReply } } }, async () => ({ status: 'ok' }))
-
-  app.get('/readyz', { schema: { response: { 200: HealthReply, 503: HealthReply } } }, async (_request, reply) => {
-    if (closing) return reply.code(503).send({ status: 'closing' })
-    try {
-      await sql`select 1`.execute(deps.db)
-      await deps.bus.ping()
-      return { status: 'ready' }
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' })
-    }
+  // /metrics on its own server (METRICS_PORT), not beside the health checks; ready = database and bus answer.
+  await registerOps(app, {
+    metrics, logger: deps.logger, closing: () => closing,
+    ready: async () => { await sql`select 1`.execute(deps.db); await deps.bus.ping() }
   })
-
 
   return app
 }
