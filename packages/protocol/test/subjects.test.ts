@@ -1,5 +1,5 @@
 import t from 'tap'
-import { roomEventsSubject, roomHashOfSubject, SubjectTokenError, VAULT_SUBJECTS } from '../src/index.js'
+import { roomEventsSubject, roomHashOfSubject, SubjectTokenError, VAULT_OPERATIONS, VAULT_SUBJECTS } from '../src/index.js'
 
 const hash = '0123456789abcdef'.repeat(4)
 
@@ -30,4 +30,12 @@ t.test('only well-formed event subjects parse', async (t) => {
 
 t.test('vault subjects follow <domain>.v1.<entity>.<verb>', async (t) => {
   for (const subject of Object.values(VAULT_SUBJECTS)) t.match(subject, /^vault\.v1\.[a-z]+\.[a-z]+$/)
+})
+
+t.test('the operations table covers every vault subject once, with unique verbs', async (t) => {
+  const operations = Object.entries(VAULT_OPERATIONS)
+  t.same(operations.map(([, op]) => op.subject).sort(), Object.values(VAULT_SUBJECTS).sort(), 'each subject, once')
+  for (const [name, op] of operations) t.ok(op.subject.endsWith(`.${name}`), `${name} is served on ${op.subject}`)
+  const verbs = operations.map(([name]) => name.slice(name.indexOf('.') + 1))
+  t.equal(new Set(verbs).size, verbs.length, `verbs (the clients' method names) are unique: ${verbs.join(', ')}`)
 })

@@ -1,6 +1,6 @@
 /** A vault on a private database and a private subject prefix, with a requester bus to talk to it. */
 import type { Bus } from '@ephemeral-chat/bus'
-import { codecs, encodeBytes, PROTOCOL_VERSION, roomHashOfSubject, VAULT_SUBJECTS, type Codec, type RoomEvent } from '@ephemeral-chat/protocol'
+import { codecs, encodeBytes, PROTOCOL_VERSION, roomHashOfSubject, VAULT_OPERATIONS, type Codec, type RoomEvent, type VaultOperation, type VaultReply, type VaultRequestBody } from '@ephemeral-chat/protocol'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
@@ -112,6 +112,12 @@ export async function call<T> (bus: Bus, subject: string, body: object, reply: C
   return decoded.value
 }
 
+/** One operation of the protocol's table, as the gateway would ask it (without a deadline unless given). */
+export async function request<O extends VaultOperation> (bus: Bus, operation: O, body: VaultRequestBody<O> & { deadline?: number }): Promise<VaultReply<O>> {
+  const { subject, reply } = VAULT_OPERATIONS[operation]
+  return call(bus, subject, body, reply as unknown as Codec<VaultReply<O>>)
+}
+
 export const b64 = (bytes: number): string => randomBytes(bytes).toString('base64url')
 export const newMemberId = (): string => b64(16)
 export const newMessageId = (): string => b64(16)
@@ -133,12 +139,12 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     return id
   }
   return {
-    join: async (roomHash: string, memberId: string) => call(bus, VAULT_SUBJECTS.roomJoin, { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId) }, codecs.roomJoinReply),
-    leave: async (roomHash: string, memberId: string, mode: 'leave' | 'disconnect') => call(bus, VAULT_SUBJECTS.roomLeave, { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId), mode }, codecs.roomLeaveReply),
-    store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => call(bus, VAULT_SUBJECTS.messageStore, { roomHash, memberId, id, ...envelope }, codecs.messageStoreReply),
-    fetch: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageFetch, { roomHash, memberId, id }, codecs.messageFetchReply),
-    ack: async (roomHash: string, memberId: string, id: string) => call(bus, VAULT_SUBJECTS.messageAck, { roomHash, memberId, id }, codecs.messageAckReply),
-    heartbeat: async () => call(bus, VAULT_SUBJECTS.gatewayHeartbeat, { gatewayId, intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }, codecs.gatewayHeartbeatReply),
+    join: async (roomHash: string, memberId: string) => request(bus, 'room.join', { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId) }),
+    leave: async (roomHash: string, memberId: string, mode: 'leave' | 'disconnect') => request(bus, 'room.leave', { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId), mode }),
+    store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => request(bus, 'message.store', { roomHash, memberId, id, ...envelope }),
+    fetch: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.fetch', { roomHash, memberId, id }),
+    ack: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.ack', { roomHash, memberId, id }),
+    heartbeat: async () => request(bus, 'gateway.heartbeat', { gatewayId, intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }),
     gatewayId
   }
 }

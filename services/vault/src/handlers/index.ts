@@ -6,7 +6,6 @@
  * stopped waiting, so no stored message goes unannounced).
  */
 import type { Subscription } from '@ephemeral-chat/bus'
-import { codecs, VAULT_SUBJECTS } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
 import { Batcher, type BatcherOptions } from '../batch.js'
 import { RoomShare, type RoomShareOptions } from '../room-share.js'
@@ -104,7 +103,7 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
   }
 
   const subscriptions = [
-    serve(deps, 'room.join', VAULT_SUBJECTS.roomJoin, codecs.roomJoinRequest,
+    serve(deps, 'room.join',
       async (request, deadline): Promise<Outcome<Joined>> => {
         // A room that floods pays for its joins too: each returns up to hundreds of cards.
         if (!shares.take(request.roomHash, JOIN_COST_BYTES)) return failure('room-busy', shares.retryAfterMs(request.roomHash, JOIN_COST_BYTES))
@@ -114,11 +113,11 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       },
       (joined) => joined),
 
-    serve(deps, 'room.leave', VAULT_SUBJECTS.roomLeave, codecs.roomLeaveRequest,
+    serve(deps, 'room.leave',
       async (request, deadline): Promise<Outcome<Left>> => leaves.submit(request, deadline),
       (left) => ({ members: left.members })),
 
-    serve(deps, 'message.store', VAULT_SUBJECTS.messageStore, codecs.messageStoreRequest,
+    serve(deps, 'message.store',
       async (request, deadline): Promise<Outcome<Stored>> => {
         const item = storeItem(request)
         if (item === undefined) return failure('too-large')
@@ -128,19 +127,19 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       },
       (stored) => stored),
 
-    serve(deps, 'message.fetch', VAULT_SUBJECTS.messageFetch, codecs.messageFetchRequest,
+    serve(deps, 'message.fetch',
       async (request, deadline): Promise<Outcome<Fetched>> => fetches.submit(request, deadline),
       (fetched) => fetched),
 
-    serve(deps, 'message.ack', VAULT_SUBJECTS.messageAck, codecs.messageAckRequest,
+    serve(deps, 'message.ack',
       async (request, deadline): Promise<Outcome<Acked>> => acks.submit(request, deadline),
       (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
-    serve(deps, 'gateway.heartbeat', VAULT_SUBJECTS.gatewayHeartbeat, codecs.gatewayHeartbeatRequest,
+    serve(deps, 'gateway.heartbeat',
       async (request) => success({ resync: await heartbeat(pool, request) }),
       (beat) => beat),
 
-    serve(deps, 'gateway.sync', VAULT_SUBJECTS.gatewaySync, codecs.gatewaySyncRequest, async (request) => {
+    serve(deps, 'gateway.sync', async (request) => {
       for (const [roomHash, presence] of await syncPresence(pool, request)) {
         publishRoomEvent(bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
       }

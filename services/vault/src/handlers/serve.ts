@@ -8,8 +8,8 @@
  */
 import type { Bus, Subscription } from '@ephemeral-chat/bus'
 import {
-  DEFAULT_REQUEST_TIMEOUT_MS, encodeBytes, errorMessage, MAX_BUS_PAYLOAD_BYTES, PROTOCOL_VERSION, VAULT_QUEUE_GROUP,
-  type Codec, type ErrorCode
+  DEFAULT_REQUEST_TIMEOUT_MS, encodeBytes, errorMessage, MAX_BUS_PAYLOAD_BYTES, PROTOCOL_VERSION, VAULT_OPERATIONS, VAULT_QUEUE_GROUP,
+  type Codec, type ErrorCode, type VaultOperation, type VaultRequest, type VaultSuccess
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import { Expired, Overloaded } from '../batch.js'
@@ -26,14 +26,14 @@ function failed (code: ErrorCode, retryAfterMs?: number): Uint8Array {
   return encodeBytes({ v: PROTOCOL_VERSION, ok: false, code, message: errorMessage(code), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) })
 }
 
-export function serve<Request extends object, Value> (
+/** Serves one operation of the protocol's table (its subject, request and reply schemas). */
+export function serve<O extends VaultOperation, Value> (
   context: HandlerContext,
-  operation: string,
-  subject: string,
-  codec: Codec<Request>,
-  handle: (request: Request, deadline: number) => Promise<Outcome<Value>>,
-  toReply: (value: Value) => object
+  operation: O,
+  handle: (request: VaultRequest<O>, deadline: number) => Promise<Outcome<Value>>,
+  toReply: (value: Value) => VaultSuccess<O>
 ): Subscription {
+  const { subject, request: codec } = VAULT_OPERATIONS[operation] as unknown as { subject: string, request: Codec<VaultRequest<O>> }
   return context.bus.serve(subject, VAULT_QUEUE_GROUP, async (data) => {
     const started = performance.now()
     let outcome: string
