@@ -1,6 +1,11 @@
 import t from 'tap'
 import { createRoom, deployment, foreignRequests, joinByTyping, openUser, sendMessage } from './harness.js'
 
+/** web/src/incoming.ts REVEAL_SECONDS: how long a revealed text stays on screen. */
+const REVEAL_SECONDS = 10
+/** web/src/compose.ts TYPING_IDLE_MS: a pause this long ends "typing". */
+const TYPING_IDLE_MS = 3000
+
 t.test('a message crosses gateways, is read once, wiped from the page, and its row deleted', async (t) => {
   const d = await deployment(t)
   const [g1, g2] = [await d.startGateway(), await d.startGateway()]
@@ -30,6 +35,9 @@ t.test('a message crosses gateways, is read once, wiped from the page, and its r
   t.notMatch(cardText, /usual place/, 'and no text before opening it')
   t.same(await d.db.selectFrom('messages').select('id').where('id', '=', id).execute(), [{ id }], 'the sealed message waits in the vault')
 
+  // Bob's page keeps time on Playwright's clock from here: the reveal countdown is run
+  // forward below instead of waited out.
+  await bob.page.clock.install()
   await card.click()
   const revealed = bob.page.locator(`.msg-in[data-id="${id}"] .revealed-text`)
   await revealed.waitFor()
@@ -42,7 +50,9 @@ t.test('a message crosses gateways, is read once, wiped from the page, and its r
   t.equal(await mine.locator('.status-text').textContent(), 'Viewed', 'Alice sees "Viewed"')
   t.same(await d.db.selectFrom('messages').select('id').where('id', '=', id).execute(), [], 'the message row, with its recipient set, is gone from the database')
 
-  await bob.page.locator(`.msg-in[data-id="${id}"]`).waitFor({ state: 'detached', timeout: 20_000 })
+  t.ok(await bob.page.locator(`.msg-in[data-id="${id}"] .revealed-text`).isVisible(), 'the text stays on screen during the countdown')
+  await bob.page.clock.runFor(REVEAL_SECONDS * 1000)
+  await bob.page.locator(`.msg-in[data-id="${id}"]`).waitFor({ state: 'detached', timeout: 5000 })
   t.notOk((await bob.page.content()).includes('usual place'), 'after the countdown the text is gone from Bob’s page')
   await mine.waitFor({ state: 'detached' })
   t.notOk((await alice.page.content()).includes('usual place'), 'and from Alice’s page once viewed')
@@ -63,14 +73,18 @@ t.test('typing in one tab shows "someone is typing" in the other, and it stops',
 
   const indicator = bob.page.locator('#typing')
   t.notOk(await indicator.isVisible(), 'no indicator before anyone types')
+  // Alice's page keeps time on Playwright's clock: her idle pause is run forward, not waited out.
+  await alice.page.clock.install()
   await alice.page.locator('#message').pressSequentially('hello the', { delay: 30 })
   await indicator.waitFor({ state: 'visible' })
   t.equal(await bob.page.locator('#typing-text').textContent(), 'Someone is typing…', 'Bob sees that someone is typing')
   t.notOk(await alice.page.locator('#typing').isVisible(), 'Alice does not see her own typing')
 
-  const stoppedAt = Date.now()
-  await indicator.waitFor({ state: 'hidden', timeout: 8000 })
-  t.ok(Date.now() - stoppedAt < 7000, 'it disappears a few seconds after typing stops')
+  await alice.page.clock.runFor(TYPING_IDLE_MS - 500)
+  t.ok(await indicator.isVisible(), 'still shown while Alice pauses briefly')
+  await alice.page.clock.runFor(1000)
+  await indicator.waitFor({ state: 'hidden', timeout: 2000 })
+  t.pass('it disappears once Alice has stopped typing for a few seconds')
 
   await alice.page.locator('#message').pressSequentially('re', { delay: 30 })
   await indicator.waitFor({ state: 'visible' })
