@@ -5,6 +5,7 @@
 import type { Static, TSchema } from 'typebox'
 import Compile, { type Validator } from 'typebox/compile'
 import type { ErrorCode } from './errors.js'
+import type { Result } from './result.js'
 import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames.js'
 import { PROTOCOL_VERSION } from './limits.js'
 import {
@@ -13,7 +14,6 @@ import {
   RoomLeaveReply, RoomLeaveRequest
 } from './vault-api.js'
 
-export type Decoded<T> = { ok: true, value: T } | { ok: false, code: ErrorCode }
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -23,10 +23,10 @@ export interface Codec<T> {
   readonly schema: TSchema
   check (value: unknown): value is T
   /** Parses and validates; `maxBytes` bounds the input before any parsing. */
-  decode (input: string | Uint8Array, maxBytes?: number): Decoded<T>
+  decode (input: string | Uint8Array, maxBytes?: number): Result<T>
 }
 
-function parse (input: string | Uint8Array, maxBytes: number): Decoded<unknown> {
+function parse (input: string | Uint8Array, maxBytes: number): Result<unknown> {
   const bytes = typeof input === 'string' ? input.length : input.byteLength
   // A string's UTF-16 length is a lower bound of its UTF-8 size; byte-exact limits are enforced by the transports (ws maxPayload, bus payload size).
   if (bytes > maxBytes) return { ok: false, code: 'too-large' }

@@ -80,7 +80,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
   /** Tells the vault we live and what we hold; when its rows disagree, sends them ours. */
   async function heartbeat (): Promise<void> {
     const beat = await vault.heartbeat({ gatewayId, intervalMs: config.heartbeatIntervalMs, connections: presence.count, digest: presence.digest })
-    if (!beat.ok || !beat.resync || syncing) return
+    if (!beat.ok || !beat.value.resync || syncing) return
     syncing = true
     try {
       resyncs.inc()

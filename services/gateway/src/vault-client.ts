@@ -5,21 +5,19 @@
  */
 import { BusError, type Bus } from '@ephemeral-chat/bus'
 import {
-  encodeBytes, PROTOCOL_VERSION, VAULT_OPERATIONS, type ErrorCode, type VaultOperation, type VaultRequestBody, type VaultSuccess, type VaultVerb
+  encodeBytes, PROTOCOL_VERSION, VAULT_OPERATIONS, failure, success, type ErrorCode, type Result, type VaultOperation, type VaultRequestBody, type VaultSuccess, type VaultVerb
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 
-export type VaultResult<T> = ({ ok: true } & T) | { ok: false, code: ErrorCode, retryAfterMs?: number }
-
 export type VaultClient = {
-  [O in VaultOperation as VaultVerb<O>]: (body: VaultRequestBody<O>) => Promise<VaultResult<VaultSuccess<O>>>
+  [O in VaultOperation as VaultVerb<O>]: (body: VaultRequestBody<O>) => Promise<Result<VaultSuccess<O>>>
 }
 
 export function createVaultClient (bus: Bus, metrics: ServiceMetrics, timeoutMs: number): VaultClient {
-  async function call<O extends VaultOperation> (operation: O, body: VaultRequestBody<O>): Promise<VaultResult<VaultSuccess<O>>> {
+  async function call<O extends VaultOperation> (operation: O, body: VaultRequestBody<O>): Promise<Result<VaultSuccess<O>>> {
     const { subject, reply } = VAULT_OPERATIONS[operation]
     const started = process.hrtime.bigint()
-    let result: VaultResult<VaultSuccess<O>>
+    let result: Result<VaultSuccess<O>>
     try {
       // The deadline travels with the request: a vault that gets to it later drops it unanswered.
       const bytes = await bus.request(subject, encodeBytes({ v: PROTOCOL_VERSION, deadline: Date.now() + timeoutMs, ...body }), { timeoutMs })
@@ -27,8 +25,13 @@ export function createVaultClient (bus: Bus, metrics: ServiceMetrics, timeoutMs:
       if (!decoded.ok) {
         result = { ok: false, code: 'internal' }
       } else {
-        const { v: _v, ...rest } = decoded.value as { v: number }
-        result = rest as unknown as VaultResult<VaultSuccess<O>>
+        const answer = decoded.value as { v: number, ok: true } | { v: number, ok: false, code: ErrorCode, retryAfterMs?: number }
+        if (answer.ok) {
+          const { v: _v, ok: _ok, ...value } = answer
+          result = success(value as unknown as VaultSuccess<O>)
+        } else {
+          result = failure(answer.code, answer.retryAfterMs)
+        }
       }
     } catch (error) {
       result = { ok: false, code: error instanceof BusError ? 'unavailable' : 'internal' }

@@ -264,19 +264,19 @@ export class Connection implements RoomMember {
         const stored = await this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
         admission.leave(started)
         if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
-        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.recipients.length, expiresAt: stored.expiresAt, ...(stored.gone === undefined ? {} : { gone: stored.gone }) })
+        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
         return 'ok'
       }
       case 'reveal': {
         const fetched = await this.#deps.vault.fetch({ roomHash, memberId, id: frame.id })
         if (!fetched.ok) return answer(fetched.code, frame.id, fetched.retryAfterMs)
-        this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.iv, ct: fetched.ct })
+        this.deliver({ v, type: 'payload', ...refPart, id: frame.id, iv: fetched.value.iv, ct: fetched.value.ct })
         return 'ok'
       }
       case 'viewed': {
         const acked = await this.#deps.vault.ack({ roomHash, memberId, id: frame.id })
         if (!acked.ok) return answer(acked.code, frame.id, acked.retryAfterMs)
-        this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.remaining })
+        this.deliver({ v, type: 'viewed', ...refPart, id: frame.id, remaining: acked.value.remaining })
         return 'ok'
       }
       case 'typing':
@@ -310,10 +310,10 @@ export class Connection implements RoomMember {
     if (roomHash === undefined || this.#joining) return
     const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
     if (!joined.ok || this.#roomHash !== roomHash) return
-    for (const card of joined.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
-    const presence = this.#deps.rooms.notePresence(roomHash, joined.presenceVersion, joined.members)
+    for (const card of joined.value.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
+    const presence = this.#deps.rooms.notePresence(roomHash, joined.value.presenceVersion, joined.value.members)
     if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members)
-    this.#catchUp(joined)
+    this.#catchUp(joined.value)
   }
 
   async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
@@ -341,10 +341,10 @@ export class Connection implements RoomMember {
     }
     // Events of the room may have overtaken the answer: the member gets the latest count of the
     // two, and when the answer's is the latest, the others here get it too.
-    const presence = this.#deps.rooms.notePresence(roomHash, joined.presenceVersion, joined.members)
+    const presence = this.#deps.rooms.notePresence(roomHash, joined.value.presenceVersion, joined.value.members)
     if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members, this)
-    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: presence.members, pending: joined.pending })
-    this.#catchUp(joined)
+    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: presence.members, pending: joined.value.pending })
+    this.#catchUp(joined.value)
     return 'ok'
   }
 }

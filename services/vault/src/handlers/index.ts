@@ -12,7 +12,7 @@ import { RoomShare, type RoomShareOptions } from '../room-share.js'
 import type { Queryable } from '../db/statements.js'
 import { publishRoomEvent } from '../events.js'
 import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
-import { failure, success, type Outcome } from '../queries/result.js'
+import { failure, success, type Result } from '../queries/result.js'
 import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left, type Presence } from '../queries/rooms.js'
 import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
@@ -48,7 +48,7 @@ function splittable (error: unknown): boolean {
 
 export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
   const { bus, pool, cipher } = deps
-  const batcher = <Item, Result>(run: (items: Item[]) => Promise<Result[]>, newWork = false): Batcher<Item, Result> =>
+  const batcher = <Item, Answer>(run: (items: Item[]) => Promise<Answer[]>, newWork = false): Batcher<Item, Answer> =>
     new Batcher(run, deps.batch, { newWork, splittable })
 
   const stores = batcher(async (items: StoreItem[]) => {
@@ -93,7 +93,7 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
   })
 
   /** One presence event per room of a batch, with its latest count. */
-  function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Outcome<Presence>>): void {
+  function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Result<Presence>>): void {
     const latest = new Map<string, Presence>()
     results.forEach((result, index) => {
       const roomHash = (requests[index] as { roomHash: string }).roomHash
@@ -104,7 +104,7 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
 
   const subscriptions = [
     serve(deps, 'room.join',
-      async (request, deadline): Promise<Outcome<Joined>> => {
+      async (request, deadline): Promise<Result<Joined>> => {
         // A room that floods pays for its joins too: each returns up to hundreds of cards.
         if (!shares.take(request.roomHash, JOIN_COST_BYTES)) return failure('room-busy', shares.retryAfterMs(request.roomHash, JOIN_COST_BYTES))
         const joined = await joins.submit(request, deadline)
@@ -114,11 +114,11 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       (joined) => joined),
 
     serve(deps, 'room.leave',
-      async (request, deadline): Promise<Outcome<Left>> => leaves.submit(request, deadline),
+      async (request, deadline): Promise<Result<Left>> => leaves.submit(request, deadline),
       (left) => ({ members: left.members })),
 
     serve(deps, 'message.store',
-      async (request, deadline): Promise<Outcome<Stored>> => {
+      async (request, deadline): Promise<Result<Stored>> => {
         const item = storeItem(request)
         if (item === undefined) return failure('too-large')
         // Over its room's share: refused here, before it costs the database anything.
@@ -128,11 +128,11 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       (stored) => stored),
 
     serve(deps, 'message.fetch',
-      async (request, deadline): Promise<Outcome<Fetched>> => fetches.submit(request, deadline),
+      async (request, deadline): Promise<Result<Fetched>> => fetches.submit(request, deadline),
       (fetched) => fetched),
 
     serve(deps, 'message.ack',
-      async (request, deadline): Promise<Outcome<Acked>> => acks.submit(request, deadline),
+      async (request, deadline): Promise<Result<Acked>> => acks.submit(request, deadline),
       (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
     serve(deps, 'gateway.heartbeat',

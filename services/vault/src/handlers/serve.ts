@@ -13,7 +13,7 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import { Expired, Overloaded } from '../batch.js'
-import type { Outcome } from '../queries/result.js'
+import type { Result } from '../queries/result.js'
 
 export interface HandlerContext {
   bus: Bus
@@ -30,7 +30,7 @@ function failed (code: ErrorCode, retryAfterMs?: number): Uint8Array {
 export function serve<O extends VaultOperation, Value> (
   context: HandlerContext,
   operation: O,
-  handle: (request: VaultRequest<O>, deadline: number) => Promise<Outcome<Value>>,
+  handle: (request: VaultRequest<O>, deadline: number) => Promise<Result<Value>>,
   toReply: (value: Value) => VaultSuccess<O>
 ): Subscription {
   const { subject, request: codec } = VAULT_OPERATIONS[operation] as unknown as { subject: string, request: Codec<VaultRequest<O>> }

@@ -9,7 +9,7 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
 import { ACK, byOrd, FETCH, run, STORE, type Queryable } from '../db/statements.js'
-import { failure, success, type Outcome } from './result.js'
+import { failure, success, type Result } from './result.js'
 
 /** The bytes the at-rest layer binds a row to. */
 function binding (id: string, roomHash: string): [Buffer, Buffer] {
@@ -40,7 +40,7 @@ export function storeItem (request: MessageStoreRequest): StoreItem | undefined 
   return { request, envelope: Buffer.concat([Buffer.from(request.iv, 'base64url'), ct]), bucket }
 }
 
-export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs: number, items: readonly StoreItem[]): Promise<Array<Outcome<Stored>>> {
+export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs: number, items: readonly StoreItem[]): Promise<Array<Result<Stored>>> {
   const sealed = items.map(({ request, envelope }) => cipher.seal(...binding(request.id, request.roomHash), envelope))
   const rows = byOrd(await run(db, STORE, [
     items.map((item) => item.request.roomHash),
@@ -52,7 +52,7 @@ export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs:
     ttlMs,
     MAX_PENDING_MESSAGES_PER_ROOM
   ]), items.length)
-  return items.map((item, index): Outcome<Stored> => {
+  return items.map((item, index): Result<Stored> => {
     const row = rows[index]
     if (row === undefined) throw new Error('vault_store returned no row for a request')
     switch (row.outcome) {
@@ -79,13 +79,13 @@ export interface Fetched {
   ct: string
 }
 
-export async function fetchMessages (db: Queryable, cipher: AtRestCipher, requests: readonly MessageFetchRequest[]): Promise<Array<Outcome<Fetched>>> {
+export async function fetchMessages (db: Queryable, cipher: AtRestCipher, requests: readonly MessageFetchRequest[]): Promise<Array<Result<Fetched>>> {
   const rows = byOrd(await run(db, FETCH, [
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
     requests.map((r) => r.id)
   ]), requests.length)
-  return requests.map((request, index): Outcome<Fetched> => {
+  return requests.map((request, index): Result<Fetched> => {
     const row = rows[index]
     // A message of another room answers exactly as a missing one: its existence is not revealed.
     if (row === undefined || row.sealed === null || row.key_id === null) return failure('not-found')
@@ -107,13 +107,13 @@ export interface Acked {
   changed: boolean
 }
 
-export async function ackMessages (db: Queryable, requests: readonly MessageAckRequest[]): Promise<Array<Outcome<Acked>>> {
+export async function ackMessages (db: Queryable, requests: readonly MessageAckRequest[]): Promise<Array<Result<Acked>>> {
   const rows = byOrd(await run(db, ACK, [
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
     requests.map((r) => r.id)
   ]), requests.length)
-  return rows.map((row): Outcome<Acked> => {
+  return rows.map((row): Result<Acked> => {
     switch (row.outcome) {
       case 'already-gone':
       case 'not-recipient':

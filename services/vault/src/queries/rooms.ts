@@ -10,7 +10,7 @@ import {
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { byOrd, HEARTBEAT, JOIN, LEAVE, run, SYNC_PRESENCE, type JoinRow, type Queryable } from '../db/statements.js'
-import { failure, success, type Outcome } from './result.js'
+import { failure, success, type Result } from './result.js'
 
 /** A room's count of present members now, with its version (takes the room's lock: call in room order). */
 export async function roomPresence (db: Kysely<Database>, roomHash: string): Promise<Presence> {
@@ -51,7 +51,7 @@ function cards (row: JoinRow): Card[] {
   return (row.cards ?? []).map(([id, from, bucket, expiresAt]) => ({ id, from, bucket: bucket as PaddingBucket, expiresAt }))
 }
 
-export async function joinRooms (db: Queryable, requests: readonly RoomJoinRequest[]): Promise<Array<Outcome<Joined>>> {
+export async function joinRooms (db: Queryable, requests: readonly RoomJoinRequest[]): Promise<Array<Result<Joined>>> {
   const rows = byOrd(await run(db, JOIN, [
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
@@ -60,7 +60,7 @@ export async function joinRooms (db: Queryable, requests: readonly RoomJoinReque
     MAX_MEMBERS_PER_ROOM,
     MAX_PENDING_CARDS_PER_JOIN
   ]), requests.length)
-  return rows.map((row): Outcome<Joined> => row.outcome === 'room-full'
+  return rows.map((row): Result<Joined> => row.outcome === 'room-full'
     ? failure('room-full')
     : success({
       members: row.present ?? 0,
@@ -76,7 +76,7 @@ export interface Left extends Presence {
   gone: string[]
 }
 
-export async function leaveRooms (db: Queryable, requests: readonly RoomLeaveRequest[]): Promise<Array<Outcome<Left>>> {
+export async function leaveRooms (db: Queryable, requests: readonly RoomLeaveRequest[]): Promise<Array<Result<Left>>> {
   const rows = byOrd(await run(db, LEAVE, [
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
