@@ -46,7 +46,7 @@ t.test('debt: work already done is charged, and the room repays it before its ne
 
 t.test('a room\'s joins are charged for the cards they return: a flooding room\'s joins are refused room-busy, another room\'s are served', async (t) => {
   const h = await harness(t)
-  // A join with ten cards costs 1 KiB + 10 × 256 B = 3.5 KiB of a 4 KiB burst: the next one does not fit.
+  // A join with ten cards costs 1 KiB + 10 × 1 KiB, more than the 4 KiB burst: the next one does not fit.
   await h.startVault({ roomShare: { bytesPerSecond: 16 * 1024, burstBytes: 4 * 1024 } })
   const api = vaultApi(h.bus)
   const [busy, quiet] = [newRoomHash(), newRoomHash()]

@@ -19,7 +19,7 @@ import { serve, type HandlerContext } from './serve.js'
 
 /** What a join costs its room's share up front (ROOM_SHARE bytes), and then per card, receipt or deletion it returned. */
 export const JOIN_COST_BYTES = 1024
-export const JOIN_ITEM_COST_BYTES = 256
+export const JOIN_ITEM_COST_BYTES = 1024
 
 export interface VaultHandlerDeps extends HandlerContext {
   pool: Queryable
