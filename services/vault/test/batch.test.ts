@@ -178,7 +178,7 @@ t.test('one slow small batch (a cold start) does not make a burst of new work lo
   const joins = new Batcher(run, options({ maxWaitMs: 1000, concurrency: 2 }), { newWork: true })
   const first = joins.submit(0, later)
   await settle()
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await new Promise((resolve) => setTimeout(resolve, 100))
   release()
   await first
   t.ok(joins.expectedWaitMs(250) < 1000, `250 queued joins are expected to wait ${joins.expectedWaitMs(250).toFixed(0)} ms, not seconds`)
