@@ -87,3 +87,19 @@ t.test('a card whose message is already gone is not announced again by a rejoin\
   t.same(cards, [id], 'not announced again after it was gone')
 })
 
+
+t.test('the session remembers at most 10,000 card ids: the oldest is forgotten first', async (t) => {
+  const ids = Array.from({ length: 10_001 }, () => newMessageId())
+  const card = (id: string): object => ({ v: 1, type: 'message', id, from: OTHER, bucket: 256, expiresAt: Date.now() + 60_000 })
+  // 10,001 cards, then the first and the last again.
+  const gateway = await scriptedGateway(t, (ref) => [
+    { v: 1, type: 'joined', ref, memberId: MEMBER, members: 2, pending: [] },
+    ...ids.map(card), card(ids[0] ?? ''), card(ids[10_000] ?? '')
+  ])
+  const { session, cards } = await open(t, gateway.url)
+  await session.connect()
+  for (let i = 0; i < 250 && cards.length < 10_002; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  await settle()
+  t.equal(cards.length, 10_002, 'each card once, and the first once more: it was the one forgotten')
+  t.equal(cards.at(-1), ids[0])
+})
