@@ -22,6 +22,10 @@ import { Admission } from './ws/admission.js'
 import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
 
+/** After a NATS reconnect, a connection whose catch-up the vault could not answer is asked again after 200 ms, 400 ms, … up to every 2 s. */
+const CATCH_UP_FIRST_RETRY_MS = 200
+const CATCH_UP_MAX_RETRY_MS = 2000
+
 export interface GatewayDeps {
   config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
   logger: FastifyBaseLogger
@@ -148,9 +152,29 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
 
   // After a NATS outage: events published meanwhile never reached us. Every joined connection
   // catches up, and the vault is told at once what we hold (our disconnects may have been lost).
+  const catchUps = metrics.counter('catch_up_retries_total', 'Joined connections asked again to catch up after a NATS reconnect because the vault did not answer yet')
+  let catchUpRound = 0
+  /**
+   * Every joined connection catches up (see Connection.resync); those the vault could not answer
+   * yet (it reconnects on its own schedule) are asked again with backoff, until each has caught
+   * up or closed, or the next reconnect starts a new round.
+   */
+  async function catchUp (): Promise<void> {
+    const round = ++catchUpRound
+    let waiting = [...connections]
+    for (let attempt = 0; waiting.length > 0; attempt++) {
+      if (attempt > 0) {
+        catchUps.inc(waiting.length)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(CATCH_UP_FIRST_RETRY_MS * 2 ** (attempt - 1), CATCH_UP_MAX_RETRY_MS)).unref())
+        if (round !== catchUpRound || closing) return
+      }
+      const outcomes = await Promise.all(waiting.map(async (connection) => connection.resync()))
+      waiting = waiting.filter((connection, i) => outcomes[i] === 'retry' && connections.has(connection))
+    }
+  }
   const reconnected = bus.onReconnect(() => {
     void heartbeat()
-    for (const connection of connections) void connection.resync()
+    void catchUp()
   })
 
   app.addHook('onReady', async () => {

@@ -305,15 +305,19 @@ export class Connection implements RoomMember {
    * again (the same connection: presence does not change) brings back the pending cards (the
    * client drops the ones it has), the count, and this member's receipts and deletions.
    */
-  async resync (): Promise<void> {
+  async resync (): Promise<'done' | 'retry'> {
     const roomHash = this.#roomHash
-    if (roomHash === undefined || this.#joining) return
+    if (roomHash === undefined || this.#joining || this.#closed) return 'done'
     const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
-    if (!joined.ok || this.#roomHash !== roomHash) return
+    if (this.#roomHash !== roomHash) return 'done'
+    // Right after NATS comes back the vaults may not have reconnected yet ("unavailable"): the
+    // caller asks again, or cards published meanwhile would never reach this member.
+    if (!joined.ok) return 'retry'
     for (const card of joined.value.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
     const presence = this.#deps.rooms.notePresence(roomHash, joined.value.presenceVersion, joined.value.members)
     if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members)
     this.#catchUp(joined.value)
+    return 'done'
   }
 
   async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
