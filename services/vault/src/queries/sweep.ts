@@ -44,8 +44,15 @@ export async function dropDeadGateways (db: Kysely<Database>): Promise<Map<strin
       .returning('gateway_id').execute()
     const rooms = new Map<string, Presence>()
     if (dead.length === 0) return rooms
+    const deadIds = dead.map((g) => g.gateway_id)
+    // Their rooms locked first, in order, as joins lock them: deleting the rows first and then
+    // locking the rooms deadlocked with a join of the same gateway (back after an outage) that
+    // held a room and waited for its connection's row.
+    await trx.selectFrom('rooms').select('room_hash')
+      .where('room_hash', 'in', (eb) => eb.selectFrom('presence').select('room_hash').where('gateway_id', 'in', deadIds))
+      .orderBy('room_hash').forNoKeyUpdate().execute()
     const affected = await trx.deleteFrom('presence')
-      .where('gateway_id', 'in', dead.map((g) => g.gateway_id))
+      .where('gateway_id', 'in', deadIds)
       .returning(['room_hash', 'member_id']).execute()
     const now = sql<Date>`now()`
     for (const row of affected) {

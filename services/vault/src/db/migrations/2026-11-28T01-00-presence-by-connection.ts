@@ -18,6 +18,40 @@
 import { sql, type Kysely } from 'kysely'
 import { JOIN_FUNCTION, LEAVE_FUNCTION } from './2026-11-28T00-00-one-round-trip.js'
 
+/** As this migration defined it (the next one replaces it and restores it on the way down). */
+export const SYNC_FUNCTION = String.raw`
+-- One chunk of a gateway's presence: the connections numbered from p_from (inclusive) to
+-- p_to (exclusive) are exactly these. Rows of connections of members no longer in the
+-- room are skipped (the next digest says so). Returns the rooms whose count changed.
+CREATE FUNCTION vault_sync_presence(p_gateway text, p_from bigint, p_to bigint, p_connections bigint[], p_rooms text[], p_members text[])
+RETURNS TABLE (room text, present int, version bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_touched text[];
+BEGIN
+  WITH gone AS (
+    DELETE FROM presence p
+     WHERE p.gateway_id = p_gateway AND p.connection_id >= p_from AND p.connection_id < p_to
+       AND NOT EXISTS (SELECT 1 FROM unnest(p_connections, p_rooms, p_members) AS w(connection_id, room_hash, member_id)
+                        WHERE w.connection_id = p.connection_id AND w.room_hash = p.room_hash AND w.member_id = p.member_id)
+    RETURNING p.room_hash
+  ) SELECT coalesce(array_agg(DISTINCT gone.room_hash), '{}') INTO v_touched FROM gone;
+  WITH added AS (
+    INSERT INTO presence (room_hash, member_id, gateway_id, connection_id)
+    SELECT w.room_hash, w.member_id, p_gateway, w.connection_id
+      FROM unnest(p_connections, p_rooms, p_members) AS w(connection_id, room_hash, member_id)
+      JOIN members m ON m.room_hash = w.room_hash AND m.member_id = w.member_id
+    ON CONFLICT (gateway_id, connection_id) DO NOTHING
+    RETURNING room_hash
+  ) SELECT v_touched || coalesce(array_agg(DISTINCT added.room_hash), '{}') INTO v_touched FROM added;
+  -- Rooms in order, as every other statement locks them.
+  RETURN QUERY
+    SELECT t.room, c.present, c.version
+      FROM (SELECT DISTINCT unnest(v_touched) AS room ORDER BY 1) t, LATERAL vault_room_presence(t.room) c;
+END
+$fn$;
+`
+
 const FUNCTIONS = String.raw`
 -- A room's presence now: how many members have a live connection, and a version that
 -- orders this count after every earlier one (taken under the room's lock).
@@ -57,37 +91,7 @@ BEGIN
 END
 $fn$;
 
--- One chunk of a gateway's presence: the connections numbered from p_from (inclusive) to
--- p_to (exclusive) are exactly these. Rows of connections of members no longer in the
--- room are skipped (the next digest says so). Returns the rooms whose count changed.
-CREATE FUNCTION vault_sync_presence(p_gateway text, p_from bigint, p_to bigint, p_connections bigint[], p_rooms text[], p_members text[])
-RETURNS TABLE (room text, present int, version bigint)
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_touched text[];
-BEGIN
-  WITH gone AS (
-    DELETE FROM presence p
-     WHERE p.gateway_id = p_gateway AND p.connection_id >= p_from AND p.connection_id < p_to
-       AND NOT EXISTS (SELECT 1 FROM unnest(p_connections, p_rooms, p_members) AS w(connection_id, room_hash, member_id)
-                        WHERE w.connection_id = p.connection_id AND w.room_hash = p.room_hash AND w.member_id = p.member_id)
-    RETURNING p.room_hash
-  ) SELECT coalesce(array_agg(DISTINCT gone.room_hash), '{}') INTO v_touched FROM gone;
-  WITH added AS (
-    INSERT INTO presence (room_hash, member_id, gateway_id, connection_id)
-    SELECT w.room_hash, w.member_id, p_gateway, w.connection_id
-      FROM unnest(p_connections, p_rooms, p_members) AS w(connection_id, room_hash, member_id)
-      JOIN members m ON m.room_hash = w.room_hash AND m.member_id = w.member_id
-    ON CONFLICT (gateway_id, connection_id) DO NOTHING
-    RETURNING room_hash
-  ) SELECT v_touched || coalesce(array_agg(DISTINCT added.room_hash), '{}') INTO v_touched FROM added;
-  -- Rooms in order, as every other statement locks them.
-  RETURN QUERY
-    SELECT t.room, c.present, c.version
-      FROM (SELECT DISTINCT unnest(v_touched) AS room ORDER BY 1) t, LATERAL vault_room_presence(t.room) c;
-END
-$fn$;
-
+${SYNC_FUNCTION}
 -- As before (one-round-trip), with the connection's number (its presence row is its own),
 -- and for a member coming back, how its own messages stand: [id, recipients not yet viewed]
 -- for those still stored that somebody viewed, [id, reason] for those deleted meanwhile

@@ -6,9 +6,11 @@ import type { Migration } from 'kysely'
 import * as initial from './2026-11-25T00-00-initial.js'
 import * as oneRoundTrip from './2026-11-28T00-00-one-round-trip.js'
 import * as presenceByConnection from './2026-11-28T01-00-presence-by-connection.js'
+import * as syncLocksRoomsFirst from './2026-11-28T02-00-sync-locks-rooms-first.js'
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-initial': initial,
   '2026-11-28T00-00-one-round-trip': oneRoundTrip,
-  '2026-11-28T01-00-presence-by-connection': presenceByConnection
+  '2026-11-28T01-00-presence-by-connection': presenceByConnection,
+  '2026-11-28T02-00-sync-locks-rooms-first': syncLocksRoomsFirst
 }
