@@ -1,4 +1,6 @@
-import { waitFor } from '@ephemeral-chat/testkit'
+import { VAULT_SUBJECTS } from '@ephemeral-chat/protocol'
+import { connectTestBus, waitFor, withSubjectPrefix } from '@ephemeral-chat/testkit'
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import WebSocket from 'ws'
 import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
@@ -64,4 +66,46 @@ t.test('a client that stops reading is disconnected once MAX_BUFFERED_BYTES wait
   const after = await alice.session.send('still here')
   await waitFor('carol gets the next card', () => carol.events.card.some((c) => c.id === after.id))
   t.equal((await carol.session.reveal(after.id)).text, 'still here', 'the others chat on')
+})
+
+t.test('a room the vault called busy is refused at the gateway until the retry hint has passed, without asking the vault again', async (t) => {
+  // A share of the two joins (1 KiB each) and a few small envelopes, refilled at 1 KB/s.
+  const d = await deployment(t, { roomShare: { bytesPerSecond: 1000, burstBytes: 4096 } })
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const monitor = withSubjectPrefix(await connectTestBus('store-monitor'), d.prefix)
+  t.teardown(async () => { await monitor.close() })
+  let storesAsked = 0
+  const watching = monitor.subscribe(VAULT_SUBJECTS.messageStore, () => { storesAsked++ })
+  t.teardown(() => { watching.unsubscribe() })
+  await monitor.ping()
+
+  const { keys } = await newRoom()
+  await connectClient(t, gateway.wsUrl, keys)
+  const flooder = await open(gateway)
+  t.teardown(() => { flooder.socket.close() })
+  flooder.socket.send(JSON.stringify({ v: 1, type: 'join', ref: 'j', roomId: keys.roomId, memberSecret: randomBytes(32).toString('base64url') }))
+  await waitFor('joined', () => flooder.frames.find((f) => f.type === 'joined'))
+  const answerTo = async (ref: string): Promise<Record<string, unknown>> => waitFor(`the answer to ${ref}`, () => flooder.frames.find((f) => f.ref === ref && (f.type === 'sent' || f.type === 'error')))
+  const send = async (ref: string): Promise<Record<string, unknown>> => {
+    flooder.socket.send(JSON.stringify({ v: 1, type: 'send', ref, id: randomBytes(16).toString('base64url'), iv: randomBytes(12).toString('base64url'), ct: randomBytes(256 + 16).toString('base64url') }))
+    return answerTo(ref)
+  }
+
+  let refused: Record<string, unknown> | undefined
+  for (let i = 0; i < 20 && refused === undefined; i++) {
+    const answer = await send(`s${i}`)
+    if (answer.type === 'error') refused = answer
+  }
+  t.match(refused, { code: 'room-busy', retryAfterMs: Number }, 'the vault refused a send as over the room\'s share, with a retry hint')
+  const askedBefore = storesAsked
+  const again = await send('again')
+  t.match(again, { type: 'error', code: 'room-busy' }, 'the next send at once is refused too')
+  t.ok(typeof again.retryAfterMs === 'number' && again.retryAfterMs > 0 && again.retryAfterMs <= Number(refused?.retryAfterMs), `with what is left of the hint (${String(again.retryAfterMs)} ms of ${String(refused?.retryAfterMs)} ms)`)
+  await monitor.ping()
+  t.equal(storesAsked, askedBefore, 'and the vault was not asked')
+
+  await new Promise((resolve) => setTimeout(resolve, Number(again.retryAfterMs) + 50))
+  t.match(await send('later'), { type: 'sent' }, 'once the hint has passed the room stores again')
+  t.equal(storesAsked, askedBefore + 1, 'asking the vault')
 })

@@ -5,7 +5,7 @@
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
 import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
-import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
+import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { pino } from 'pino'
@@ -47,7 +47,7 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
   }
 }
 
-export async function deployment (t: TestLike, options: { messageTtlMs?: number } = {}): Promise<Deployment> {
+export async function deployment (t: TestLike, options: { messageTtlMs?: number, roomShare?: RoomShareOptions } = {}): Promise<Deployment> {
   const database = await createTestDatabase()
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
   const migrated = await migrateToLatest(db)
@@ -62,7 +62,7 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number 
       const vaultPool = createPool({ ...database, maxConnections: 10 })
       const vaultDb = createDatabase(vaultPool)
       const app = await buildVaultApp({
-        config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: options.messageTtlMs ?? 60_000, sweepIntervalMs: 3_600_000 },
+        config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: options.messageTtlMs ?? 60_000, sweepIntervalMs: 3_600_000, ...(options.roomShare === undefined ? {} : { roomShare: options.roomShare }) },
         logger: silent, bus, db: vaultDb, pool: vaultPool
       })
       await app.ready()

@@ -3,3 +3,4 @@ export { loadVaultConfig, loadDatabaseConfig, loadBatchConfig, DEFAULT_BATCH, DE
 export { createDatabase, createPool, migrateToLatest, type DatabaseConfig } from './db/database.js'
 export { ensureDatabase } from './db/ensure.js'
 export type { Database } from './db/schema.js'
+export type { RoomShareOptions } from './room-share.js'

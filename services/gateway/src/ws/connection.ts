@@ -257,13 +257,18 @@ export class Connection implements RoomMember {
 
     switch (frame.type) {
       case 'send': {
-        const { admission } = this.#deps
+        const { admission, rooms } = this.#deps
+        const busyMs = rooms.busyForMs(roomHash)
+        if (busyMs > 0) return answer('room-busy', frame.id, busyMs)
         if (!admission.enter()) return answer('unavailable', frame.id, admission.retryAfterMs())
         const started = performance.now()
         // The vault announces the card to the room itself once the message is stored.
         const stored = await this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
         admission.leave(started)
-        if (!stored.ok) return answer(stored.code, frame.id, stored.retryAfterMs)
+        if (!stored.ok) {
+          if (stored.code === 'room-busy' && stored.retryAfterMs !== undefined) rooms.noteBusy(roomHash, stored.retryAfterMs)
+          return answer(stored.code, frame.id, stored.retryAfterMs)
+        }
         this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
         return 'ok'
       }

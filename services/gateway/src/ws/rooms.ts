@@ -19,6 +19,8 @@ interface Room {
   presenceVersion: number
   /** That latest count. */
   presentMembers: number
+  /** Until when (performance.now()) the vault said the room is over its share: sends are refused here meanwhile. */
+  busyUntil: number
   /** Local connections by member id (one member may hold several, e.g. two tabs). */
   members: Map<string, Set<RoomMember>>
   size: number
@@ -44,7 +46,7 @@ export class RoomRegistry {
     let room = this.#rooms.get(roomHash)
     if (room === undefined) {
       const subscription = this.bus.subscribe(roomEventsSubject(roomHash), (data) => { this.#dispatch(roomHash, data) })
-      room = { key: roomHash, presenceVersion: 0, presentMembers: 0, members: new Map(), size: 0, subscription }
+      room = { key: roomHash, presenceVersion: 0, presentMembers: 0, busyUntil: 0, members: new Map(), size: 0, subscription }
       this.#rooms.set(roomHash, room)
     }
     let connections = room.members.get(member.memberId)
@@ -84,6 +86,22 @@ export class RoomRegistry {
     room.presenceVersion = version
     room.presentMembers = members
     return { members, news: true }
+  }
+
+  /**
+   * The vault refused a store of the room as over its share (`room-busy`), with a retry hint:
+   * until the hint has passed, the room's sends are refused here, so that a room flooded
+   * within every connection's rate costs the bus and the vaults nothing more.
+   */
+  noteBusy (roomHash: string, retryAfterMs: number): void {
+    const room = this.#rooms.get(roomHash)
+    if (room !== undefined) room.busyUntil = Math.max(room.busyUntil, performance.now() + retryAfterMs)
+  }
+
+  /** How long the room stays busy (see noteBusy), in whole milliseconds; 0 when it is not. */
+  busyForMs (roomHash: string): number {
+    const until = this.#rooms.get(roomHash)?.busyUntil ?? 0
+    return until === 0 ? 0 : Math.max(0, Math.ceil(until - performance.now()))
   }
 
   /** Tells the room's local members (but `except`) its count of present members. */
