@@ -6,8 +6,8 @@
  * and console message they produce recorded.
  */
 import { buildGatewayApp, loadGatewayConfig } from '@ephemeral-chat/gateway'
-import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
-import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database } from '@ephemeral-chat/vault'
+import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database } from '@ephemeral-chat/vault'
 import type { Kysely } from 'kysely'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -67,16 +67,13 @@ export interface Deployment {
 /** A database and a vault for one test; gateways are started on demand. Everything stops at teardown. */
 export async function deployment (t: TestLike): Promise<Deployment> {
   const webRoot = buildWebClient()
-  const database: TestDatabase = await createTestDatabase()
+  const database: TestDatabase = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 3 }))
-  const migrated = await migrateToLatest(db)
-  if (migrated.error !== undefined) throw new Error('migration failed', { cause: migrated.error })
   const prefix = randomPrefix()
   const stops: Array<() => Promise<void>> = []
   t.teardown(async () => {
     for (const stop of stops.reverse()) await stop()
     await db.destroy()
-    await database.drop()
   })
 
   const startVault = async (): Promise<Vault> => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { connectTestBus, createTestDatabase, natsAvailable, natsUrl, strict, testServer } from '../src/index.js'
+import { connectTestBus, createTestDatabase, fileTestDatabase, natsAvailable, natsUrl, strict, testServer } from '../src/index.js'
 import pg from 'pg'
 
 t.test('the tests say which backends they run against', async (t) => {
@@ -23,4 +23,33 @@ t.test('the tests say which backends they run against', async (t) => {
   t.same([...await bus.request('testkit.echo', new Uint8Array([1, 2]))], [1, 2], 'the bus answers requests')
   served.unsubscribe()
   await bus.close()
+})
+
+t.test('one database per test file: prepared once, emptied for each later test', async (t) => {
+  let prepared = 0
+  const prepare = async (database: { host: string, port: number, user: string, password?: string, database: string }): Promise<void> => {
+    prepared++
+    const client = new pg.Client(database)
+    await client.connect()
+    await client.query('create table notes (id serial primary key, text text not null); create table vault_migrations (name text)')
+    await client.query("insert into vault_migrations values ('kept')")
+    await client.end()
+  }
+  const query = async (database: Parameters<typeof prepare>[0], text: string): Promise<unknown[]> => {
+    const client = new pg.Client(database)
+    await client.connect()
+    try {
+      return (await client.query(text)).rows
+    } finally {
+      await client.end()
+    }
+  }
+  const first = await fileTestDatabase(prepare)
+  await query(first, "insert into notes (text) values ('a'), ('b')")
+  const second = await fileTestDatabase(prepare)
+  t.equal(second.database, first.database, 'the same database')
+  t.equal(prepared, 1, 'prepared once')
+  t.same(await query(second, 'select count(*)::int as n from notes'), [{ n: 0 }], 'its tables emptied')
+  t.same(await query(second, "insert into notes (text) values ('c') returning id"), [{ id: 1 }], 'identities restarted')
+  t.same(await query(second, 'select name from vault_migrations'), [{ name: 'kept' }], 'the migration bookkeeping kept')
 })

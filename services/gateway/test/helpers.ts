@@ -4,8 +4,8 @@
  * clients connected through real WebSockets.
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
-import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
-import { buildVaultApp, createDatabase, createPool, migrateToLatest, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
+import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { pino } from 'pino'
@@ -48,10 +48,8 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
 }
 
 export async function deployment (t: TestLike, options: { messageTtlMs?: number, roomShare?: RoomShareOptions } = {}): Promise<Deployment> {
-  const database = await createTestDatabase()
+  const database = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
-  const migrated = await migrateToLatest(db)
-  if (migrated.error !== undefined) throw new Error('migration failed', { cause: migrated.error })
   const prefix = randomPrefix()
   const stops: Array<() => Promise<void>> = []
 
@@ -98,7 +96,6 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number,
   t.teardown(async () => {
     for (const stop of stops.reverse()) await stop()
     await db.destroy()
-    await database.drop()
   })
   return d
 }

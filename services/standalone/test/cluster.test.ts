@@ -13,11 +13,17 @@ async function portFree (port: number): Promise<boolean> {
   })
 }
 
-/** Two consecutive free ports. */
-async function portPair (): Promise<number> {
+/**
+ * A base port whose block (base, base + 1 for the two services, base + 10, base + 11 for
+ * their metrics) is free, below Linux's ephemeral range (32768 and up), where the
+ * outgoing connections of the other test files take their ports.
+ */
+async function portBlock (): Promise<number> {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000)
-    if (await portFree(port) && await portFree(port + 1)) return port
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    let free = true
+    for (const offset of [0, 1, 10, 11]) free &&= await portFree(port + offset)
+    if (free) return port
   }
 }
 
@@ -29,7 +35,7 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
   }
   const database = await createTestDatabase()
   t.teardown(() => database.drop())
-  const [gatewayPort, vaultPort] = [await portPair(), await portPair()]
+  const [gatewayPort, vaultPort] = [await portBlock(), await portBlock()]
   const cluster = start(entry('services/standalone/dist/src/cluster.js'), cleanEnv({
     PORT: String(gatewayPort),
     VAULT_PORT: String(vaultPort),
@@ -48,6 +54,7 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
   })
   for (const port of [gatewayPort, gatewayPort + 1, vaultPort, vaultPort + 1]) {
     await waitFor(`port ${port} ready`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 30_000, 100)
+      .catch((error: unknown) => { throw new Error(`${error instanceof Error ? error.message : String(error)}; the cluster printed: ${cluster.output().trim().split('\n').slice(-8).join(' / ')}`) })
   }
 
   const keys = await deriveRoomKeys(generateRoomCode())

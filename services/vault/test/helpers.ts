@@ -1,7 +1,7 @@
 /** A vault on a private database and a private subject prefix, with a requester bus to talk to it. */
 import type { Bus } from '@ephemeral-chat/bus'
 import { codecs, encodeBytes, PROTOCOL_VERSION, roomHashOfSubject, VAULT_OPERATIONS, type Codec, type RoomEvent, type VaultOperation, type VaultReply, type VaultRequestBody } from '@ephemeral-chat/protocol'
-import { connectTestBus, createTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { createHash, randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely'
 import { buildVaultApp } from '../src/app.js'
 import type { BatcherOptions } from '../src/batch.js'
 import type { RoomShareOptions } from '../src/room-share.js'
-import { createDatabase, createPool, migrateToLatest } from '../src/db/database.js'
+import { createDatabase, createPool, migrateDatabase } from '../src/db/database.js'
 import type { Database } from '../src/db/schema.js'
 
 export const KEY_1 = Buffer.alloc(32, 1)
@@ -49,10 +49,8 @@ export interface RunningVault {
 interface TestLike { teardown (fn: () => Promise<void> | void): void }
 
 export async function harness (t: TestLike): Promise<Harness> {
-  const database = await createTestDatabase()
+  const database = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
-  const migrated = await migrateToLatest(db)
-  if (migrated.error !== undefined) throw new Error('migration failed', { cause: migrated.error })
   const prefix = randomPrefix()
   const bus = withSubjectPrefix(await connectTestBus('vault-test-requester'), prefix)
   const vaults: RunningVault[] = []
@@ -97,7 +95,6 @@ export async function harness (t: TestLike): Promise<Harness> {
       for (const vault of vaults) await vault.stop()
       await bus.close()
       await db.destroy()
-      await database.drop()
     }
   }
   t.teardown(() => h.close())

@@ -45,3 +45,14 @@ export async function migrateToLatest (db: Kysely<Database>): Promise<MigrationR
   })
   return migrator.migrateToLatest()
 }
+
+/** Brings the database `config` names to the latest schema on a connection of its own; throws when a migration fails. */
+export async function migrateDatabase (config: Omit<DatabaseConfig, 'maxConnections'>): Promise<void> {
+  const db = createDatabase(createPool({ ...config, maxConnections: 1 }))
+  try {
+    const { error } = await migrateToLatest(db)
+    if (error !== undefined) throw new Error('migration failed', { cause: error })
+  } finally {
+    await db.destroy()
+  }
+}
