@@ -39,7 +39,7 @@ t.test('one database per test file: prepared once, emptied for each later test',
     const client = new pg.Client(database)
     await client.connect()
     try {
-      return (await client.query(text)).rows
+      return (await client.query<Record<string, unknown>>(text)).rows
     } finally {
       await client.end()
     }
