@@ -22,9 +22,14 @@ import { Admission } from './ws/admission.js'
 import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
 
-/** After a NATS reconnect, a connection whose catch-up the vault could not answer is asked again after 200 ms, 400 ms, … up to every 2 s. */
+/**
+ * After a NATS reconnect, a connection whose catch-up the vault could not answer is asked
+ * again after 200 ms, 400 ms, … up to every 2 s; one still behind after 30 s is closed with
+ * 1013, and its client reconnects and joins again on its own backoff.
+ */
 const CATCH_UP_FIRST_RETRY_MS = 200
 const CATCH_UP_MAX_RETRY_MS = 2000
+const CATCH_UP_GIVE_UP_MS = 30_000
 
 export interface GatewayDeps {
   config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
@@ -161,9 +166,14 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
    */
   async function catchUp (): Promise<void> {
     const round = ++catchUpRound
+    const giveUpAt = performance.now() + CATCH_UP_GIVE_UP_MS
     let waiting = [...connections]
     for (let attempt = 0; waiting.length > 0; attempt++) {
       if (attempt > 0) {
+        if (performance.now() >= giveUpAt) {
+          for (const connection of waiting) connection.close(CLOSE_CODES.tryAgainLater, 'could not catch up')
+          return
+        }
         catchUps.inc(waiting.length)
         await new Promise((resolve) => setTimeout(resolve, Math.min(CATCH_UP_FIRST_RETRY_MS * 2 ** (attempt - 1), CATCH_UP_MAX_RETRY_MS)).unref())
         if (round !== catchUpRound || closing) return

@@ -36,6 +36,9 @@ const FRAME_OPERATION: Record<ClientFrame['type'], string> = {
   send: 'frame.send', typing: 'frame.typing', reveal: 'frame.reveal', viewed: 'frame.viewed', join: 'frame.join', leave: 'frame.leave', ping: 'frame.ping'
 }
 
+/** Failures of a catch-up join that pass: it is asked again (see resync). */
+const RETRIED_CATCH_UP: ReadonlySet<ErrorCode> = new Set(['unavailable', 'room-busy', 'internal'])
+
 /** Sends remembered per connection to recognise retries: the SDK's whole outbox fits. */
 const RECENT_SENDS = 32
 
@@ -316,8 +319,9 @@ export class Connection implements RoomMember {
     const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
     if (this.#roomHash !== roomHash) return 'done'
     // Right after NATS comes back the vaults may not have reconnected yet ("unavailable"): the
-    // caller asks again, or cards published meanwhile would never reach this member.
-    if (!joined.ok) return 'retry'
+    // caller asks again, or cards published meanwhile would never reach this member. A refusal
+    // that lasts (room-full, …) is not asked again: the member keeps what it has.
+    if (!joined.ok) return RETRIED_CATCH_UP.has(joined.code) ? 'retry' : 'done'
     for (const card of joined.value.pending) this.deliver({ v: PROTOCOL_VERSION, type: 'message', ...card })
     const presence = this.#deps.rooms.notePresence(roomHash, joined.value.presenceVersion, joined.value.members)
     if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members)
