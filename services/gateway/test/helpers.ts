@@ -4,6 +4,7 @@
  * clients connected through real WebSockets.
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
+import type { Bus } from '@ephemeral-chat/bus'
 import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
@@ -27,7 +28,8 @@ export interface Deployment {
   database: TestDatabase
   db: Kysely<Database>
   startVault (): Promise<{ stop (): Promise<void> }>
-  startGateway (overrides?: Partial<GatewayDeployConfig>): Promise<RunningGateway>
+  /** `wrapBus` lets a test stand between the gateway and NATS (e.g. to play an outage). */
+  startGateway (overrides?: Partial<GatewayDeployConfig>, wrapBus?: (bus: Bus) => Bus): Promise<RunningGateway>
 }
 
 export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
@@ -76,8 +78,8 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number,
       stops.push(stop)
       return { stop }
     },
-    async startGateway (overrides = {}) {
-      const bus = withSubjectPrefix(await connectTestBus('gateway'), prefix)
+    async startGateway (overrides = {}, wrapBus = (bus: Bus) => bus) {
+      const bus = wrapBus(withSubjectPrefix(await connectTestBus('gateway'), prefix))
       const app = await buildGatewayApp({ config: gatewayConfig(overrides), logger: silent, bus })
       await app.listen({ host: '127.0.0.1', port: 0 })
       const address = app.server.address()

@@ -1,3 +1,4 @@
+import { BusError, type Bus, type MessageHandler, type RequestHandler, type RequestOptions } from '@ephemeral-chat/bus'
 import { newMessageId, sealMessage } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
 import WebSocket from 'ws'
@@ -52,4 +53,60 @@ t.test('the same send frame twice (an answer lost on the way) stores one message
   await waitFor('bob has the card', () => bob.events.card.some((c) => c.id === id))
   t.equal(bob.events.card.filter((c) => c.id === id).length, 1, 'bob is shown one card')
   socket.close()
+})
+
+/**
+ * Stands between a gateway and NATS to play the gateway's side of a NATS restart: while
+ * `away`, its requests fail as "no responders" and room events do not reach it; `reconnected()`
+ * calls its reconnect listeners, as the NATS client does once it is back.
+ */
+function outage (bus: Bus): { bus: Bus, away: boolean, reconnected: () => void } {
+  const listeners = new Set<() => void>()
+  const control = {
+    away: false,
+    reconnected: () => { for (const listener of listeners) listener() },
+    bus: {
+      ...bus,
+      request: async (subject: string, data: Uint8Array, options?: RequestOptions) => {
+        if (control.away) throw new BusError('unavailable', 'no responders')
+        return bus.request(subject, data, options)
+      },
+      subscribe: (subject: string, handler: MessageHandler) => bus.subscribe(subject, (data, on) => { if (!control.away) handler(data, on) }),
+      onReconnect: (listener: () => void) => {
+        listeners.add(listener)
+        return { unsubscribe: () => { listeners.delete(listener) } }
+      },
+      ping: async () => bus.ping(),
+      close: async () => bus.close(),
+      serve: (subject: string, queue: string, handler: RequestHandler) => bus.serve(subject, queue, handler),
+      publish: (subject: string, data: Uint8Array) => { bus.publish(subject, data) }
+    } satisfies Bus
+  }
+  return control
+}
+
+t.test('after a NATS reconnect that comes before the vault is back, the catch-up is asked again and the card missed meanwhile arrives', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  let link: ReturnType<typeof outage> | undefined
+  const bobsGateway = await d.startGateway({}, (bus) => (link = outage(bus)).bus)
+  const alicesGateway = await d.startGateway()
+  if (link === undefined) throw new Error('no link')
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, alicesGateway.wsUrl, keys)
+  const bob = await connectClient(t, bobsGateway.wsUrl, keys)
+  await waitFor('both present', () => bob.events.presence.at(-1)?.members === 2)
+
+  // Bob's gateway loses NATS; meanwhile Alice's message is stored and its card published.
+  link.away = true
+  const sent = await alice.session.send('sent while the other gateway was away')
+  // NATS is back for the gateway, but not yet for the vault: the first catch-up fails.
+  link.reconnected()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.notOk(bob.events.card.some((c) => c.id === sent.id), 'the card did not reach Bob while his gateway was away')
+  link.away = false
+  await waitFor('the card after the catch-up is asked again', () => bob.events.card.some((c) => c.id === sent.id), 5000)
+  t.equal((await bob.session.reveal(sent.id)).text, 'sent while the other gateway was away', 'Bob reads it')
+  const metrics = (await bobsGateway.app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /gateway_catch_up_retries_total [1-9]/, 'after at least one retry')
 })
