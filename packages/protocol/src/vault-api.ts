@@ -5,6 +5,7 @@
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
 import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, PresenceVersion, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
+import { GoneFrame, TypingNoticeFrame } from './frames.js'
 import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -109,13 +110,10 @@ export const MessageEvent = Type.Object({
 }, closed)
 /** A recipient viewed a message: gateways tell its sender (`to`). */
 export const ViewedEvent = Type.Object({ v: Version, type: Type.Literal('viewed'), id: MessageId, to: MemberId, remaining: Count }, closed)
-/** A message was deleted: gateways tell every local member of the room. */
-export const GoneEvent = Type.Object({
-  v: Version, type: Type.Literal('gone'), id: MessageId,
-  reason: GoneReason
-}, closed)
-/** A member typed: gateways tell every other local member. */
-export const TypingEvent = Type.Object({ v: Version, type: Type.Literal('typing'), from: MemberId, active: Type.Boolean() }, closed)
+/** A message was deleted: gateways tell every local member of the room, as this very frame. */
+export const GoneEvent = GoneFrame
+/** A member typed: gateways tell every other local member, as this very frame. */
+export const TypingEvent = TypingNoticeFrame
 /**
  * The number of connected members changed. `version` grows with every count the vaults
  * compute: a gateway keeps the highest it has seen per room and drops older counts that
