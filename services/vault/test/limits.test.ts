@@ -30,7 +30,7 @@ t.test(`a room stores ${MAX_PENDING_MESSAGES_PER_ROOM} messages; the next is ref
   const stored = await inParallel(ids, 16, async (id) => api.store(room, alice, id))
   t.ok(stored.every((reply) => reply.ok), `all ${MAX_PENDING_MESSAGES_PER_ROOM} are stored`)
   const refused = newMessageId()
-  t.match(await api.store(room, alice, refused), { ok: false, code: 'room-busy' })
+  t.match(await api.store(room, alice, refused), { ok: false, code: 'room-busy', retryAfterMs: 1000 }, 'with a retry hint of a second')
   t.equal(await countRows(h.db, 'messages'), MAX_PENDING_MESSAGES_PER_ROOM, 'no message row for the refused one')
   const first = ids[0] ?? ''
   await api.fetch(room, bob, first)

@@ -11,6 +11,9 @@ import type { AtRestCipher } from '../at-rest.js'
 import { ACK, byOrd, FETCH, run, STORE, type Queryable } from '../db/statements.js'
 import { failure, success, type Result } from './result.js'
 
+/** The retry hint of a store refused because its room is full. */
+export const FULL_ROOM_RETRY_MS = 1000
+
 /** The bytes the at-rest layer binds a row to. */
 function binding (id: string, roomHash: string): [Buffer, Buffer] {
   return [Buffer.from(id, 'base64url'), Buffer.from(roomHash, 'hex')]
@@ -57,8 +60,12 @@ export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs:
     if (row === undefined) throw new Error('vault_store returned no row for a request')
     switch (row.outcome) {
       case 'not-joined':
-      case 'room-busy':
         return failure(row.outcome)
+      case 'room-busy':
+        // Full (MAX_PENDING_MESSAGES_PER_ROOM): room for more comes as messages are viewed. The
+        // hint also lets the gateways refuse the room's sends themselves meanwhile, so a flood
+        // of a full room does not cost a seal and a PostgreSQL round trip per send.
+        return failure('room-busy', FULL_ROOM_RETRY_MS)
       case 'stored':
         return success({ recipients: row.recipient_ids ?? [], bucket: item.bucket, expiresAt: Number(row.expires), duplicate: false })
       case 'gone':
