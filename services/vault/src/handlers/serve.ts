@@ -13,7 +13,7 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import { Expired, Overloaded } from '../batch.js'
-import type { Result } from '../queries/result.js'
+import type { Result } from '@ephemeral-chat/protocol'
 
 export interface HandlerContext {
   bus: Bus

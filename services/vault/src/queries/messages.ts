@@ -9,7 +9,7 @@ import {
 } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
 import { ACK, byOrd, FETCH, run, STORE, type Queryable } from '../db/statements.js'
-import { failure, success, type Result } from './result.js'
+import { failure, success, type Result } from '@ephemeral-chat/protocol'
 
 /** The retry hint of a store refused because its room is full. */
 export const FULL_ROOM_RETRY_MS = 1000

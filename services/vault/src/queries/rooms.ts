@@ -10,7 +10,7 @@ import {
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/schema.js'
 import { byOrd, HEARTBEAT, JOIN, LEAVE, run, SYNC_PRESENCE, type JoinRow, type Queryable } from '../db/statements.js'
-import { failure, success, type Result } from './result.js'
+import { failure, success, type Result } from '@ephemeral-chat/protocol'
 
 /** A room's count of present members now, with its version (takes the room's lock: call in room order). */
 export async function roomPresence (db: Kysely<Database>, roomHash: string): Promise<Presence> {
