@@ -102,11 +102,14 @@ t.test('after a NATS reconnect that comes before the vault is back, the catch-up
   const sent = await alice.session.send('sent while the other gateway was away')
   // NATS is back for the gateway, but not yet for the vault: the first catch-up fails.
   link.reconnected()
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  const retries = async (): Promise<number> => {
+    const text = (await bobsGateway.app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body
+    return Number(/^gateway_catch_up_retries_total (\d+)/m.exec(text)?.[1] ?? 0)
+  }
+  await waitFor('the first catch-up to fail and be scheduled again', async () => (await retries()) > 0, 5000)
   t.notOk(bob.events.card.some((c) => c.id === sent.id), 'the card did not reach Bob while his gateway was away')
   link.away = false
   await waitFor('the card after the catch-up is asked again', () => bob.events.card.some((c) => c.id === sent.id), 5000)
   t.equal((await bob.session.reveal(sent.id)).text, 'sent while the other gateway was away', 'Bob reads it')
-  const metrics = (await bobsGateway.app.metricsApp.inject({ method: 'GET', url: '/metrics' })).body
-  t.match(metrics, /gateway_catch_up_retries_total [1-9]/, 'after at least one retry')
+  t.ok(await retries() > 0, 'after at least one retry')
 })
