@@ -34,22 +34,18 @@ RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY --from=sources /src/ ./
 RUN npx tsc -b && npm run build -w web
 
-# ---- Runtime trees. npm ci --omit=dev --workspace leaves out dev-only tools,
-# but still installs what the service's devDependencies pull in when those are
-# other workspaces; infra/src/bundle.ts (compiled by tsc -b above) then copies
-# exactly the production closure of the service's package.json: its packages,
-# and package.json + dist/src of the workspaces it depends on, linked as npm
-# links them. No install scripts run: drop --ignore-scripts if a runtime
-# dependency ever needs one.
-FROM build AS gateway-bundle
+# ---- Runtime trees: infra/docker/runtime-tree.sh installs the service's
+# production dependencies only (npm ci --omit=dev --workspace; no service or the
+# web client depends on another workspace for its tests, so nothing else comes
+# along) and copies node_modules, and package.json + dist/src of each workspace
+# npm linked, into /tree.
+FROM build AS gateway-tree
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace services/gateway \
-    && node infra/dist/src/bundle.js /bundle services/gateway web/dist
+    sh infra/docker/runtime-tree.sh services/gateway /tree web/dist
 
-FROM build AS vault-bundle
+FROM build AS vault-tree
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace services/vault \
-    && node infra/dist/src/bundle.js /bundle services/vault
+    sh infra/docker/runtime-tree.sh services/vault /tree
 
 # ---- Runtime base: no package manager, an unprivileged user with a fixed uid.
 # /bin/sleep (coreutils) stays: the Kubernetes preStop hook runs it.
@@ -64,7 +60,7 @@ LABEL org.opencontainers.image.licenses="AGPL-3.0-or-later"
 # ---- gateway: WebSocket endpoint and the static web client (web/dist).
 # Files stay owned by root: the process can read its code, not rewrite it.
 FROM runtime AS gateway
-COPY --from=gateway-bundle /bundle/ ./
+COPY --from=gateway-tree /tree/ ./
 LABEL org.opencontainers.image.title="ephemeral-chat-gateway"
 ENV PORT=3000 HOST=0.0.0.0
 EXPOSE 3000
@@ -76,7 +72,7 @@ CMD ["node", "services/gateway/dist/src/server.js"]
 # ---- vault: NATS worker; the same image runs the schema migrations as a Job
 # with command ["node", "services/vault/dist/src/migrate.js"].
 FROM runtime AS vault
-COPY --from=vault-bundle /bundle/ ./
+COPY --from=vault-tree /tree/ ./
 LABEL org.opencontainers.image.title="ephemeral-chat-vault"
 ENV PORT=3001
 EXPOSE 3001

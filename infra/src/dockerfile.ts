@@ -146,11 +146,12 @@ function targetProblems(stage: Stage, stages: Stage[]): string[] {
       problems.push(`copies from ${from}, which is not a stage of this file`)
       continue
     }
-    // What a stage's node_modules hold is decided by its last install step.
+    // What a stage's node_modules hold is decided by its last install step
+    // (infra/docker/runtime-tree.sh installs production dependencies only; its own test shows it).
     const lastInstall = lineage(source)
-      .filter((instruction) => instruction.keyword === 'RUN' && /\bnpm (ci|install|prune)\b/.test(instruction.args))
+      .filter((instruction) => instruction.keyword === 'RUN' && /\bnpm (ci|install|prune)\b|\bruntime-tree\.sh\b/.test(instruction.args))
       .at(-1)
-    if (lastInstall !== undefined && !/--omit=dev/.test(lastInstall.args)) {
+    if (lastInstall !== undefined && !/--omit=dev|\bruntime-tree\.sh\b/.test(lastInstall.args)) {
       problems.push(`copies from ${from}, whose node_modules include dev dependencies (not production dependencies only)`)
     }
   }

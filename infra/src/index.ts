@@ -1,7 +1,6 @@
 export { validateSchema, UNBUNDLED_GROUPS, type SchemaResult } from './schema.js'
 export { checkPolicies, formatViolations, POLICIES, type Policy, type Violation } from './policies/index.js'
 export { imageRuleProblems, parseDockerfile, NODE_24_EXACT } from './dockerfile.js'
-export { isIgnored, parseDockerignore } from './dockerignore.js'
 export { connectionAllowed, loadPolicies, type Endpoint } from './network-policy.js'
 export { podTemplates, containersOf } from './workloads.js'
 export { readManifests, readYamlDocuments, parseYamlDocuments, listYamlFiles } from './yaml-files.js'

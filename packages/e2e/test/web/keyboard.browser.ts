@@ -1,7 +1,7 @@
 import { MAX_PLAINTEXT_BYTES } from '@ephemeral-chat/client'
 import type { Page } from 'playwright-core'
 import t from 'tap'
-import { createRoom, deployment, joinByTyping, joined, openUser } from './harness.js'
+import { createRoom, deployment, joinByTyping, joined, openUser } from '../../src/browser.js'
 
 /** Presses Tab until `selector` has focus; fails if it is not reachable within `max` presses. */
 async function tabTo (page: Page, selector: string, max = 40): Promise<void> {

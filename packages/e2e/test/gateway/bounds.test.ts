@@ -3,7 +3,7 @@ import { connectTestBus, waitFor, withSubjectPrefix } from '@ephemeral-chat/test
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
+import { connectClient, deployment, newRoom, type RunningGateway } from '../../src/stack.js'
 
 async function open (gateway: RunningGateway) {
   const socket = new WebSocket(gateway.wsUrl)

@@ -1,35 +1,53 @@
 /**
- * A whole deployment for tests: one vault on a private database, any number of
- * gateways on their own ports, all on one private NATS subject prefix, and SDK
- * clients connected through real WebSockets.
+ * The product in this process, for end-to-end tests: one database per test file
+ * (emptied for each test), vaults and gateways built from the services' own
+ * `buildVaultApp` / `buildGatewayApp` on one private NATS subject prefix, gateways
+ * on their own ports (serving a web build when given one), and SDK clients
+ * connected through real WebSockets. `processes.ts` is the same deployment as
+ * separate processes, for the fault and flood tests.
  */
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
 import type { Bus } from '@ephemeral-chat/bus'
+import { buildGatewayApp, loadGatewayConfig, type GatewayConfig } from '@ephemeral-chat/gateway'
 import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { pino } from 'pino'
 import WebSocket from 'ws'
-import { buildGatewayApp } from '../src/app.js'
-import { loadGatewayConfig, type GatewayConfig } from '../src/config.js'
 
 interface TestLike { teardown (fn: () => Promise<void> | void): void }
 
 export interface RunningGateway {
   app: FastifyInstance
+  /** Origin of the gateway, e.g. http://127.0.0.1:41234 */
   url: string
   wsUrl: string
+  port: number
   stop (): Promise<void>
+}
+
+export interface RunningVault {
+  stop (): Promise<void>
+}
+
+export interface DeploymentOptions {
+  messageTtlMs?: number
+  roomShare?: RoomShareOptions
+  /** Gateway settings for every gateway of the deployment (each start may override them). */
+  gateway?: Partial<GatewayDeployConfig>
 }
 
 export interface Deployment {
   prefix: string
   database: TestDatabase
   db: Kysely<Database>
-  startVault (): Promise<{ stop (): Promise<void> }>
-  /** `wrapBus` lets a test stand between the gateway and NATS (e.g. to play an outage). */
-  startGateway (overrides?: Partial<GatewayDeployConfig>, wrapBus?: (bus: Bus) => Bus): Promise<RunningGateway>
+  startVault (): Promise<RunningVault>
+  /**
+   * `port` to restart a gateway where its pages expect it (0 or none: a free one);
+   * `wrapBus` lets a test stand between the gateway and NATS (e.g. to play an outage).
+   */
+  startGateway (overrides?: Partial<GatewayDeployConfig> & { port?: number }, wrapBus?: (bus: Bus) => Bus): Promise<RunningGateway>
 }
 
 export type GatewayDeployConfig = Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
@@ -49,7 +67,8 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
   }
 }
 
-export async function deployment (t: TestLike, options: { messageTtlMs?: number, roomShare?: RoomShareOptions } = {}): Promise<Deployment> {
+/** A database and a NATS prefix for one test; vaults and gateways are started on demand, and all stop at teardown. */
+export async function deployment (t: TestLike, options: DeploymentOptions = {}): Promise<Deployment> {
   const database = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
   const prefix = randomPrefix()
@@ -78,10 +97,10 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number,
       stops.push(stop)
       return { stop }
     },
-    async startGateway (overrides = {}, wrapBus = (bus: Bus) => bus) {
+    async startGateway ({ port = 0, ...overrides } = {}, wrapBus = (bus: Bus) => bus) {
       const bus = wrapBus(withSubjectPrefix(await connectTestBus('gateway'), prefix))
-      const app = await buildGatewayApp({ config: gatewayConfig(overrides), logger: silent, bus })
-      await app.listen({ host: '127.0.0.1', port: 0 })
+      const app = await buildGatewayApp({ config: gatewayConfig({ ...options.gateway, ...overrides }), logger: silent, bus })
+      await app.listen({ host: '127.0.0.1', port })
       const address = app.server.address()
       if (address === null || typeof address === 'string') throw new Error('no port')
       let stopped = false
@@ -92,7 +111,7 @@ export async function deployment (t: TestLike, options: { messageTtlMs?: number,
         await bus.close()
       }
       stops.push(stop)
-      return { app, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}/ws`, stop }
+      return { app, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}/ws`, port: address.port, stop }
     }
   }
   t.teardown(async () => {

@@ -11,7 +11,7 @@
  *
  * Only MAX_CONNECTIONS_PER_ADDRESS is raised (the honest clients share the
  * flooder's address); every rate limit is the gateways' default. The flooder runs
- * in its own process (dist/test/flood-worker.js), so its work does not delay the
+ * in its own process (packages/e2e/dist/src/flood-worker.js), so its work does not delay the
  * honest clients' event loop, only the machine's (2 cores in CI).
  */
 import { strict } from '@ephemeral-chat/testkit'
@@ -20,9 +20,9 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
-import type { FloodConfig, FloodStats } from '../flood-worker.js'
-import { entry } from '../spawn.js'
-import { countsText, cpuText, delay, fmt, GATEWAYS, Load, natsServerInstalled, NATS_SERVER, percentile, Stack, VAULTS } from '../stack.js'
+import type { FloodConfig, FloodStats } from '../../src/flood-worker.js'
+import { entry } from '../../src/spawn.js'
+import { countsText, cpuText, delay, fmt, GATEWAYS, Load, natsServerInstalled, NATS_SERVER, percentile, Stack, VAULTS } from '../../src/processes.js'
 
 const HONEST_ROOMS = 10
 const RATE = 2
@@ -36,7 +36,7 @@ const SETTLE_MS = 1000
 const FLOOD_CONNECTIONS = 32
 /** Windows measured at most during (and after) a flood, should one be over its limit (see below). */
 const ATTEMPTS = 3
-const WORKER = entry('services/standalone/dist/test/flood-worker.js')
+const WORKER = entry('packages/e2e/dist/src/flood-worker.js')
 
 t.setTimeout(300_000)
 

@@ -13,7 +13,7 @@
  */
 import { strict } from '@ephemeral-chat/testkit'
 import t, { type Test } from 'tap'
-import { countsText, delay, fmt, Load, natsServerInstalled, NATS_SERVER, newBaits, Stack, type Baits, type LoadClient, type ServiceName, type UnexpectedExit } from '../stack.js'
+import { countsText, delay, fmt, Load, natsServerInstalled, NATS_SERVER, newBaits, Stack, type Baits, type LoadClient, type ServiceName, type UnexpectedExit } from '../../src/processes.js'
 
 const ROOMS = 20
 const MEMBERS = 2

@@ -3,10 +3,10 @@ import { newMemberSecret, newMessageId, sealMessage } from '@ephemeral-chat/clie
 import { waitFor } from '@ephemeral-chat/testkit'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
+import { connectClient, deployment, newRoom, type RunningGateway } from '../../src/stack.js'
+import { repoRoot } from '../../src/spawn.js'
 
 /** A raw WebSocket that records every frame and its close code. */
 async function raw (gateway: RunningGateway, headers: Record<string, string> = {}) {
@@ -63,7 +63,7 @@ t.test('hostile input gets its documented answer and the gateway keeps serving',
     t.equal(status, 404)
   })
 
-  const webRoot = fileURLToPath(new URL('../../../web/dist', import.meta.url))
+  const webRoot = join(repoRoot, 'web/dist')
   t.test('the built client is served, its source maps are not', { skip: existsSync(join(webRoot, 'app.js.map')) ? false : 'build the web client first (npm run build)' }, async (t) => {
     const withClient = await d.startGateway({ webRoot })
     t.equal((await fetch(`${withClient.url}/app.js`)).status, 200, 'the bundle is served')

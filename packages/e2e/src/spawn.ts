@@ -1,8 +1,19 @@
 /** Runs a built entry point (a path from the repository root) as a child process, collecting its output. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const entry = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url))
+/** The repository root: the nearest folder above this file whose package.json lists workspaces (from src/ and from dist/src/ alike). */
+export const repoRoot = ((): string => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown }).workspaces !== undefined) return dir
+  }
+  throw new Error('no repository root above the e2e package')
+})()
+
+export const entry = (path: string): string => join(repoRoot, path)
 
 export interface Child {
   process: ChildProcess

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRoom, deployment, foreignRequests, joinByTyping, openUser, sendMessage } from './harness.js'
+import { createRoom, deployment, foreignRequests, joinByTyping, openUser, sendMessage } from '../../src/browser.js'
 
 /** web/src/incoming.ts REVEAL_SECONDS: how long a revealed text stays on screen. */
 const REVEAL_SECONDS = 10

@@ -1,6 +1,6 @@
 import { CROCKFORD_ALPHABET, formatRoomCode, generateRoomCode, isValidRoomCode } from '@ephemeral-chat/client'
 import t from 'tap'
-import { createRoom, deployment, foreignRequests, joined, openUser, sendMessage } from './harness.js'
+import { createRoom, deployment, foreignRequests, joined, openUser, sendMessage } from '../../src/browser.js'
 
 /** A code with exactly one character changed: the check character must catch it. */
 function mistype (code: string): string {

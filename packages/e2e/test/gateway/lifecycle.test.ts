@@ -1,7 +1,7 @@
 import { waitFor } from '@ephemeral-chat/testkit'
 import { sql } from 'kysely'
 import t from 'tap'
-import { connectClient, deployment, newRoom, receivedFrames } from './helpers.js'
+import { connectClient, deployment, newRoom, receivedFrames } from '../../src/stack.js'
 
 t.test('a message crosses gateways: card, reveal, viewed receipt, row gone', async (t) => {
   const d = await deployment(t)

@@ -6,9 +6,11 @@
 import { decodeBase64url, memberIdFromSecret, newMemberSecret, roomHashHex } from '@ephemeral-chat/client'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { memberIdOf, roomHashOf } from '../src/ws/connection.js'
+import { memberIdOf, roomHashOf } from '@ephemeral-chat/gateway'
+import { join } from 'node:path'
+import { repoRoot } from '../../src/spawn.js'
 
-const vectors = JSON.parse(readFileSync(new URL('../../../packages/client/test/vectors.json', import.meta.url), 'utf8')) as { derivation: Array<{ roomId: string, roomHash: string }> }
+const vectors = JSON.parse(readFileSync(join(repoRoot, 'packages/client/test/vectors.json'), 'utf8')) as { derivation: Array<{ roomId: string, roomHash: string }> }
 
 t.test('room hash: the gateway\'s equals the published vectors and the SDK\'s', async (t) => {
   t.ok(vectors.derivation.length > 0, `${vectors.derivation.length} vectors`)

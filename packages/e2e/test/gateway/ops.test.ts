@@ -1,15 +1,15 @@
 import { waitFor } from '@ephemeral-chat/testkit'
 import { spawn } from 'node:child_process'
 import { Writable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import t from 'tap'
 import WebSocket from 'ws'
 import { loggerOptions } from '@ephemeral-chat/service-kit'
 import { connectTestBus, freePort, natsAvailable, randomPrefix, strict, withSubjectPrefix } from '@ephemeral-chat/testkit'
 import { createHash } from 'node:crypto'
-import { buildGatewayApp } from '../src/app.js'
-import { connectClient, deployment, gatewayConfig, newRoom } from './helpers.js'
+import { buildGatewayApp } from '@ephemeral-chat/gateway'
+import { connectClient, deployment, gatewayConfig, newRoom } from '../../src/stack.js'
+import { entry as entryOf } from '../../src/spawn.js'
 
 t.test('every page answer carries the strict security headers', async (t) => {
   const bus = withSubjectPrefix(await connectTestBus(), randomPrefix())
@@ -88,7 +88,7 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
   await d.startVault()
   const port = await freePort()
   const metricsPort = await freePort()
-  const entry = fileURLToPath(new URL('../dist/src/server.js', import.meta.url))
+  const entry = entryOf('services/gateway/dist/src/server.js')
   const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env.PATH, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix },
     stdio: ['ignore', 'pipe', 'pipe']

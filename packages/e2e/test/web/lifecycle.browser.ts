@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRoom, deployment, joinByTyping, joined, openUser, sendMessage } from './harness.js'
+import { createRoom, deployment, joinByTyping, joined, openUser, sendMessage } from '../../src/browser.js'
 
 t.test('"Leave and wipe" leaves the room and forgets its code, keys and member secret', async (t) => {
   const d = await deployment(t)
@@ -65,7 +65,7 @@ t.test('a lost gateway shows "Reconnecting…" and the room comes back by itself
   await gateway.stop()
   await alice.page.locator('#connection', { hasText: 'Reconnecting…' }).waitFor()
   t.pass('the page says it is reconnecting')
-  await d.startGateway(gateway.port)
+  await d.startGateway({ port: gateway.port })
   await joined(alice.page)
   t.equal(await alice.page.locator('#connection').textContent(), 'Connected', 'and connected again without a reload')
   t.equal(await alice.page.locator('#room').getAttribute('data-member-id'), memberId, 'as the same member')

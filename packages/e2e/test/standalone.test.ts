@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
-import { cleanEnv, entry, freePort, start, type Child } from './spawn.js'
+import { cleanEnv, entry, freePort, start, type Child } from '../src/spawn.js'
 
 const main = entry('services/standalone/dist/src/main.js')
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import t from 'tap'
-import { createRoom, deployment, joinByTyping, openUser, screenshotsDir, sendMessage } from './harness.js'
+import { createRoom, deployment, joinByTyping, openUser, screenshotsDir, sendMessage } from '../../src/browser.js'
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 

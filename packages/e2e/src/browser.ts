@@ -1,32 +1,24 @@
 /**
- * The whole product for browser tests: the web client built into a private
- * folder, one vault on a private database, gateways serving that build on their
- * own ports, all on a private NATS subject prefix; and real Chromium users, one
- * persistent context (own profile, own sessionStorage) each, with every request
- * and console message they produce recorded.
+ * The product for browser tests: the web client built into a private folder,
+ * served by the in-process deployment's gateways (stack.ts); and real Chromium
+ * users, one persistent context (own profile, own sessionStorage) each, with
+ * every request and console message they produce recorded.
  */
-import { buildGatewayApp, loadGatewayConfig } from '@ephemeral-chat/gateway'
-import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
-import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database } from '@ephemeral-chat/vault'
-import type { Kysely } from 'kysely'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { pino } from 'pino'
+import { repoRoot } from './spawn.js'
+import { deployment as inProcessDeployment, type Deployment as InProcessDeployment, type RunningVault } from './stack.js'
 
 interface TestLike {
   teardown (fn: () => Promise<void> | void): void
   comment (...message: unknown[]): void
 }
 
-export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-export const repoRoot = resolve(webDir, '..')
+export const webDir = join(repoRoot, 'web')
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-const silent = pino({ level: 'silent' })
 
 let built: string | undefined
 
@@ -44,86 +36,15 @@ export function buildWebClient (): string {
   return outdir
 }
 
-export interface Gateway {
-  /** Origin of the gateway, e.g. http://127.0.0.1:41234 */
-  url: string
-  port: number
-  stop (): Promise<void>
-}
-
-export interface Vault {
-  stop (): Promise<void>
-}
-
-export interface Deployment {
-  db: Kysely<Database>
+export interface Deployment extends InProcessDeployment {
   /** The vault started with the deployment. */
-  vault: Vault
-  startVault (): Promise<Vault>
-  /** A gateway serving the built client; `port` to restart one where its pages expect it. */
-  startGateway (port?: number): Promise<Gateway>
+  vault: RunningVault
 }
 
-/** A database and a vault for one test; gateways are started on demand. Everything stops at teardown. */
+/** The in-process deployment with its gateways serving the built client, and one vault started. */
 export async function deployment (t: TestLike): Promise<Deployment> {
-  const webRoot = buildWebClient()
-  const database: TestDatabase = await fileTestDatabase(migrateDatabase)
-  const db = createDatabase(createPool({ ...database, maxConnections: 3 }))
-  const prefix = randomPrefix()
-  const stops: Array<() => Promise<void>> = []
-  t.teardown(async () => {
-    for (const stop of stops.reverse()) await stop()
-    await db.destroy()
-  })
-
-  const startVault = async (): Promise<Vault> => {
-    const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
-    const vaultPool = createPool({ ...database, maxConnections: 5 })
-    const vaultDb = createDatabase(vaultPool)
-    const app = await buildVaultApp({
-      config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: 60 * 60_000, sweepIntervalMs: 3_600_000 },
-      logger: silent, bus, db: vaultDb, pool: vaultPool
-    })
-    await app.ready()
-    await bus.ping()
-    let stopped = false
-    const stop = async (): Promise<void> => {
-      if (stopped) return
-      stopped = true
-      await app.close()
-      await bus.close()
-      await vaultDb.destroy()
-    }
-    stops.push(stop)
-    return { stop }
-  }
-  const vault = await startVault()
-
-  return {
-    db,
-    vault,
-    startVault,
-    async startGateway (port = 0) {
-      const bus = withSubjectPrefix(await connectTestBus('gateway'), prefix)
-      const app = await buildGatewayApp({
-        config: { ...loadGatewayConfig({}), maxConnectionsPerAddress: 1000, requestTimeoutMs: 3000, heartbeatIntervalMs: 1000, webRoot },
-        logger: silent,
-        bus
-      })
-      await app.listen({ host: '127.0.0.1', port })
-      const address = app.server.address()
-      if (address === null || typeof address === 'string') throw new Error('gateway has no port')
-      let stopped = false
-      const stop = async (): Promise<void> => {
-        if (stopped) return
-        stopped = true
-        await app.close()
-        await bus.close()
-      }
-      stops.push(stop)
-      return { url: `http://127.0.0.1:${address.port}`, port: address.port, stop }
-    }
-  }
+  const d = await inProcessDeployment(t, { messageTtlMs: 60 * 60_000, gateway: { maxConnectionsPerAddress: 1000, requestTimeoutMs: 3000, webRoot: buildWebClient() } })
+  return { ...d, vault: await d.startVault() }
 }
 
 export interface User {

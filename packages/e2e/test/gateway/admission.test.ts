@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connectClient, deployment, newRoom, type RunningGateway } from './helpers.js'
+import { connectClient, deployment, newRoom, type RunningGateway } from '../../src/stack.js'
 
 const b64 = (bytes: number): string => randomBytes(bytes).toString('base64url')
 

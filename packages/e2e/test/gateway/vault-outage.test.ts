@@ -3,7 +3,7 @@ import { newMessageId, sealMessage } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
 import WebSocket from 'ws'
 import t from 'tap'
-import { connectClient, deployment, newRoom } from './helpers.js'
+import { connectClient, deployment, newRoom } from '../../src/stack.js'
 
 t.test('with the vault down a send fails as unavailable; the retry after it returns stores exactly one copy', async (t) => {
   const d = await deployment(t)

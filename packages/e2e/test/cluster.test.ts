@@ -3,7 +3,7 @@ import { createTestDatabase, natsAvailable, natsUrl, randomPrefix, reachable, se
 import { createServer } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
-import { cleanEnv, entry, start } from './spawn.js'
+import { cleanEnv, entry, start } from '../src/spawn.js'
 
 async function portFree (port: number): Promise<boolean> {
   return new Promise((resolve) => {
