@@ -1,8 +1,8 @@
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative, sep } from 'node:path'
+import { join, relative } from 'node:path'
 import { REPO_DIR } from './helpers.js'
 
 /**
@@ -15,16 +15,16 @@ import { REPO_DIR } from './helpers.js'
  */
 const built = ['services/gateway/dist/src/server.js', 'services/vault/dist/src/server.js', 'web/dist/index.html'].every((path) => existsSync(join(REPO_DIR, path)))
 const skip = built ? false : 'build first (npm run build)'
+// Two production installs (a few seconds each alone) beside the rest of the suite.
+t.setTimeout(300_000)
 
+/** What the image build has when it makes the trees: the manifests, the lockfile, the build output and the script. */
 function copyOfCheckout (): string {
   const dir = mkdtempSync(join(tmpdir(), 'ec-tree-'))
-  cpSync(REPO_DIR, dir, {
-    recursive: true,
-    filter: (source) => {
-      const parts = relative(REPO_DIR, source).split(sep)
-      return !parts.includes('node_modules') && !parts.includes('.git') && !parts.includes('.data') && parts[0] !== '.ci'
-    }
-  })
+  const root = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as { workspaces: string[] }
+  const paths = ['package.json', 'package-lock.json', 'infra/docker/runtime-tree.sh', 'web/dist']
+  for (const workspace of root.workspaces) paths.push(`${workspace}/package.json`, `${workspace}/dist/src`)
+  for (const path of paths) if (existsSync(join(REPO_DIR, path))) cpSync(join(REPO_DIR, path), join(dir, path), { recursive: true })
   return dir
 }
 
