@@ -24,12 +24,12 @@ import { RoomRegistry } from './ws/rooms.js'
 
 /**
  * After a NATS reconnect, a connection whose catch-up the vault could not answer is asked
- * again after 200 ms, 400 ms, … up to every 2 s; one still behind after 30 s is closed with
- * 1013, and its client reconnects and joins again on its own backoff.
+ * again after 200 ms, 400 ms, … up to every 2 s; one still behind after `catchUpGiveUpMs`
+ * (30 s by default) is closed with 1013, and its client reconnects and joins again on its
+ * own backoff.
  */
 const CATCH_UP_FIRST_RETRY_MS = 200
 const CATCH_UP_MAX_RETRY_MS = 2000
-const CATCH_UP_GIVE_UP_MS = 30_000
 
 export interface GatewayDeps {
   config: Omit<GatewayConfig, 'host' | 'port' | 'natsUrl' | 'natsSubjectPrefix' | 'logLevel'>
@@ -166,7 +166,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
    */
   async function catchUp (): Promise<void> {
     const round = ++catchUpRound
-    const giveUpAt = performance.now() + CATCH_UP_GIVE_UP_MS
+    const giveUpAt = performance.now() + config.catchUpGiveUpMs
     let waiting = [...connections]
     for (let attempt = 0; waiting.length > 0; attempt++) {
       if (attempt > 0) {

@@ -29,6 +29,8 @@ export interface GatewayConfig {
   readonly heartbeatIntervalMs: number
   /** Interval of WebSocket pings; a socket that missed one pong is closed. */
   readonly pingIntervalMs: number
+  /** After a NATS reconnect, how long a connection the vault cannot answer yet is asked to catch up again before it is closed with 1013 (CATCH_UP_GIVE_UP). */
+  readonly catchUpGiveUpMs: number
   /** Folder of the built web client; served at `/`. */
   readonly webRoot: string
   readonly logLevel: LogLevel
@@ -41,6 +43,9 @@ export const DEFAULT_MAX_NEW_WORK_IN_FLIGHT = 1024
 export const DEFAULT_MAX_CONNECTIONS = 10_000
 /** 1 MiB: some sixty of the largest payloads; a client this far behind is not reading. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
+
+/** 30 s: a vault back within it is caught up with; a longer outage sends the clients back to rejoin on their own backoff. */
+export const DEFAULT_CATCH_UP_GIVE_UP_MS = 30_000
 
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../../../web/dist', import.meta.url))
 
@@ -70,6 +75,7 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
     maxNewWorkInFlight: readInteger(env, 'MAX_NEW_WORK_IN_FLIGHT', DEFAULT_MAX_NEW_WORK_IN_FLIGHT, { min: 1, max: 1_000_000 }),
     heartbeatIntervalMs: readDuration(env, 'HEARTBEAT_INTERVAL', HEARTBEAT_INTERVAL_MS, { minMs: 100, maxMs: 60_000 }),
     pingIntervalMs: readDuration(env, 'WS_PING_INTERVAL', 30_000, { minMs: 100, maxMs: 600_000 }),
+    catchUpGiveUpMs: readDuration(env, 'CATCH_UP_GIVE_UP', DEFAULT_CATCH_UP_GIVE_UP_MS, { minMs: 100, maxMs: 3_600_000 }),
     webRoot: readString(env, 'WEB_ROOT', DEFAULT_WEB_ROOT),
     logLevel: readLogLevel(env)
   })

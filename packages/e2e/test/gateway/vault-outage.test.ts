@@ -113,3 +113,30 @@ t.test('after a NATS reconnect that comes before the vault is back, the catch-up
   t.equal((await bob.session.reveal(sent.id)).text, 'sent while the other gateway was away', 'Bob reads it')
   t.ok(await retries() > 0, 'after at least one retry')
 })
+
+t.test('a connection the vault still cannot catch up after CATCH_UP_GIVE_UP is closed with 1013; its client rejoins and gets the card once the vault answers', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  let link: ReturnType<typeof outage> | undefined
+  const bobsGateway = await d.startGateway({ catchUpGiveUpMs: 600 }, (bus) => (link = outage(bus)).bus)
+  const alicesGateway = await d.startGateway()
+  if (link === undefined) throw new Error('no link')
+  const { keys } = await newRoom()
+  const alice = await connectClient(t, alicesGateway.wsUrl, keys)
+  const bob = await connectClient(t, bobsGateway.wsUrl, keys)
+  await waitFor('both present', () => bob.events.presence.at(-1)?.members === 2)
+
+  link.away = true
+  const sent = await alice.session.send('sent during a long vault outage')
+  const joinsBefore = bob.events.state.filter((event) => event.state === 'joined').length
+  const startedAt = performance.now()
+  link.reconnected()
+  const closedAt = await waitFor('the gateway to give up on Bob\'s catch-up', () => bob.events.state.some((event) => event.code === 1013) ? performance.now() : undefined, 10_000)
+  t.ok(closedAt - startedAt >= 600, `closed with 1013, not before CATCH_UP_GIVE_UP (${Math.round(closedAt - startedAt)} ms)`)
+  t.notOk(bob.events.card.some((card) => card.id === sent.id), 'no card reached Bob meanwhile')
+
+  link.away = false
+  await waitFor('Bob\'s session to rejoin on its own and get the card', () => bob.events.card.some((card) => card.id === sent.id), 10_000)
+  t.ok(bob.events.state.filter((event) => event.state === 'joined').length > joinsBefore, 'by joining again')
+  t.equal((await bob.session.reveal(sent.id)).text, 'sent during a long vault outage')
+})
