@@ -40,7 +40,11 @@ export function generateRoomCode(): string {
 
 /** Groups a room code for display and reading aloud: `ABC-DEF-…` (nine groups of three). */
 export function formatRoomCode(code: string): string {
-  const normalised = normalizeRoomCode(code)
+  return groupRoomCodeSymbols(normalizeRoomCode(code))
+}
+
+/** Groups an already normalised code of any version for display. Internal to the SDK. */
+export function groupRoomCodeSymbols(normalised: string): string {
   const groups: string[] = []
   for (let i = 0; i < normalised.length; i += ROOM_CODE_GROUP_SIZE) {
     groups.push(normalised.slice(i, i + ROOM_CODE_GROUP_SIZE))

@@ -7,7 +7,7 @@
 // code spaces are disjoint: v1's normaliser refuses every v2 code (first symbol > 7).
 
 import { CROCKFORD_ALPHABET, crockfordValue } from '../crockford.js'
-import { generateRoomCode, normalizeRoomCodeSymbols, ROOM_CODE_PAYLOAD_LENGTH } from '../code.js'
+import { generateRoomCode, groupRoomCodeSymbols, normalizeRoomCodeSymbols, ROOM_CODE_PAYLOAD_LENGTH } from '../code.js'
 import { luhn32CheckSymbol } from '../luhn.js'
 
 export type RoomCodeVersion = 1 | 2
@@ -69,6 +69,11 @@ export function normalizeRoomCodeV2(input: string): string {
   const { code, version } = parseRoomCode(input)
   if (version !== 2) throw new RoomCodeVersionError(2, version)
   return code
+}
+
+/** Groups a v2 code for display exactly like v1 (`formatRoomCode`): nine groups of three joined by "-". */
+export function formatRoomCodeV2(code: string): string {
+  return groupRoomCodeSymbols(normalizeRoomCodeV2(code))
 }
 
 function versionOfSymbol(symbol: string): RoomCodeVersion {

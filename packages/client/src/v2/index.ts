@@ -4,6 +4,7 @@ export { encodeEpoch } from './bytes.js'
 export { joinChallengeMessage, signJoinChallenge, verifyJoinChallenge } from './challenge.js'
 export {
   codeVersion,
+  formatRoomCodeV2,
   generateRoomCodeV2,
   normalizeRoomCodeV2,
   parseRoomCode,
