@@ -1,4 +1,4 @@
-// Gateway authentication, protocol v2 (docs/architecture.md §10 "gateway auth"):
+// Gateway authentication, protocol v2 (docs/architecture.md §10 "gateway challenge"):
 //
 //   signed = "ephemeral-chat/v2/ws-join" ‖ challenge (32 bytes) ‖ room id bytes (32)
 //   join   = { roomId, signature public key, Ed25519(signing key, signed) }

@@ -1,4 +1,4 @@
-// Sealed GroupInfo, protocol v2 (docs/architecture.md §10 "join"):
+// Sealed GroupInfo, protocol v2 (docs/architecture.md §10 "sealed GroupInfo"):
 //
 //   sealed = IV (12 random bytes) ‖ AES-256-GCM(groupInfoKey, IV, GroupInfo, AAD) ‖ tag (16)
 //   AAD    = "ephemeral-chat/v2/group-info" ‖ room id bytes (32) ‖ epoch (uint64 BE)

@@ -1,4 +1,4 @@
-// Join proof, protocol v2 (docs/architecture.md §10 "join"):
+// Join proof, protocol v2 (docs/architecture.md §10 "join proof"):
 //
 //   proof = HMAC-SHA256(joinKey, "ephemeral-chat/v2/join" ‖ group id (32) ‖ epoch (uint64 BE)
 //                       ‖ signature public key (32))

@@ -1,4 +1,4 @@
-// Member identity, protocol v2 (docs/architecture.md §10 "member"):
+// Member identity, protocol v2 (docs/architecture.md §10 "signing key", "member id", "fingerprint"):
 //
 //   seed        = HKDF-SHA256(32 member secret bytes, empty salt, info "ephemeral-chat/v2/member-sign", 32 bytes)
 //   signing key = the Ed25519 private key whose RFC 8032 seed is `seed`
