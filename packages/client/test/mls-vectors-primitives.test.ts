@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap'
 import { decodeMlsMessage, type GroupContext } from 'ts-mls'
 import { decodeAuthenticatedContent } from 'ts-mls/authenticatedContent.js'
+import { determineLength } from 'ts-mls/codec/variableLength.js'
 import { refhash } from 'ts-mls/crypto/hash.js'
 import { decryptWithLabel, encryptWithLabel } from 'ts-mls/crypto/hpke.js'
 import { deriveSecret, deriveTreeSecret, expandWithLabel } from 'ts-mls/crypto/kdf.js'
@@ -191,6 +192,16 @@ family<TreeMath>('tree-math', (t, v) => {
   t.strictSame(nodes.map((x) => orNull(() => right(x))), v.right, 'right')
   t.strictSame(nodes.map((x) => orNull(() => parent(x, v.n_leaves))), v.parent, 'parent')
   t.strictSame(nodes.map((x) => orNull(() => sibling(x, v.n_leaves))), v.sibling, 'sibling')
+})
+
+interface Deserialization {
+  cipher_suite?: undefined
+  vlbytes_header: string
+  length: number
+}
+
+family<Deserialization>('deserialization', (t, v) => {
+  t.equal(determineLength(hex(v.vlbytes_header)).length, v.length, `variable-length header ${v.vlbytes_header}`)
 })
 
 interface TranscriptHashes {

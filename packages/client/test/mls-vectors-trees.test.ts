@@ -1,6 +1,7 @@
 // The official MLS ratchet-tree vectors (mlswg/mls-implementations, cipher suite 1)
 // against ts-mls 1.6.4: tree-validation (resolutions, tree hashes, parent hashes and
-// leaf signatures of published trees) and treekem (every member decrypts each published
+// leaf signatures of published trees), tree-operations (an add, update or remove
+// proposal applied to a tree gives the published tree and tree hash) and treekem (every member decrypts each published
 // UpdatePath to the published path secret and commit secret, and merging it gives the
 // published tree hash). The functions are reached through ts-mls's exported "./*.js" paths.
 import t, { type Test } from 'tap'
@@ -10,7 +11,16 @@ import { verifyLeafNodeSignature } from 'ts-mls/leafNode.js'
 import { verifyParentHashes } from 'ts-mls/parentHash.js'
 import { getCommitSecret } from 'ts-mls/pathSecrets.js'
 import { toPrivateKeyPath, type PrivateKeyPath } from 'ts-mls/privateKeyPath.js'
-import { decodeRatchetTree, getHpkePublicKey, resolution } from 'ts-mls/ratchetTree.js'
+import { decodeProposal } from 'ts-mls/proposal.js'
+import {
+  addLeafNode,
+  decodeRatchetTree,
+  encodeRatchetTree,
+  getHpkePublicKey,
+  removeLeafNode,
+  resolution,
+  updateLeafNode
+} from 'ts-mls/ratchetTree.js'
 import { treeHash, treeHashRoot } from 'ts-mls/treeHash.js'
 import { leafToNodeIndex, nodeToLeafIndex, toLeafIndex, toNodeIndex } from 'ts-mls/treemath.js'
 import { applyUpdatePath, decodeUpdatePath } from 'ts-mls/updatePath.js'
@@ -67,6 +77,38 @@ family<TreeValidation>('tree-validation', async (t, v, cs) => {
     if (node?.nodeType !== 'leaf') continue
     t.ok(await verifyLeafNodeSignature(node.leaf, hex(v.group_id), nodeToLeafIndex(i), cs.signature), `leaf signature at node ${i}`)
   }
+})
+
+interface TreeOperations {
+  cipher_suite: number
+  tree_before: string
+  proposal: string
+  proposal_sender: number
+  tree_hash_before: string
+  tree_after: string
+  tree_hash_after: string
+}
+
+family<TreeOperations>('tree-operations', async (t, v, cs) => {
+  const before = decodeTree(v.tree_before)
+  t.equal(toHex(await treeHashRoot(before, cs.hash)), v.tree_hash_before, 'tree hash before')
+  const proposal = decodeProposal(hex(v.proposal), 0)?.[0]
+  let after: RatchetTree
+  switch (proposal?.proposalType) {
+    case 'add':
+      after = addLeafNode(before, proposal.add.keyPackage.leafNode)[0]
+      break
+    case 'update':
+      after = updateLeafNode(before, proposal.update.leafNode, toLeafIndex(v.proposal_sender))
+      break
+    case 'remove':
+      after = removeLeafNode(before, toLeafIndex(proposal.remove.removed))
+      break
+    default:
+      throw new Error(`the vectors hold only add, update and remove proposals, not ${proposal?.proposalType}`)
+  }
+  t.equal(toHex(encodeRatchetTree(after)), v.tree_after, `tree after the ${proposal.proposalType}`)
+  t.equal(toHex(await treeHashRoot(after, cs.hash)), v.tree_hash_after, 'tree hash after')
 })
 
 interface TreeKem {

@@ -4,7 +4,7 @@
 //
 //   node packages/client/test/mls-vectors/extract.mjs <git dir of mls-implementations> [commit]
 //
-// Families without a cipher suite (tree-math) are copied whole. passive-client-random
+// Families without a cipher suite (tree-math, deserialization) are copied whole. passive-client-random
 // is one 200-epoch run (1.9 MB); only its first RANDOM_EPOCHS epochs are kept, which is
 // still a valid run: the epoch authenticator is checked after every epoch.
 import { execFileSync } from 'node:child_process'
@@ -19,12 +19,14 @@ export const FAMILIES = [
   'key-schedule',
   'secret-tree',
   'tree-math',
+  'deserialization',
   'transcript-hashes',
   'psk_secret',
   'welcome',
   'message-protection',
   'treekem',
   'tree-validation',
+  'tree-operations',
   'passive-client-welcome',
   'passive-client-handling-commit',
   'passive-client-random'
