@@ -6,7 +6,9 @@
 //
 // Families without a cipher suite (tree-math, deserialization) are copied whole. passive-client-random
 // is one 200-epoch run (1.9 MB); only its first RANDOM_EPOCHS epochs are kept, which is
-// still a valid run: the epoch authenticator is checked after every epoch.
+// still a valid run: the epoch authenticator is checked after every epoch. messages
+// (300 entries of every wire structure, 2.6 MB, not per cipher suite) keeps its first
+// MESSAGES entries.
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 
 const CIPHER_SUITE = 1
 const RANDOM_EPOCHS = 50
+const MESSAGES = 10
 export const FAMILIES = [
   'crypto-basics',
   'key-schedule',
@@ -27,6 +30,7 @@ export const FAMILIES = [
   'treekem',
   'tree-validation',
   'tree-operations',
+  'messages',
   'passive-client-welcome',
   'passive-client-handling-commit',
   'passive-client-random'
@@ -44,6 +48,7 @@ const hash = git('rev-parse', commit).trim()
 for (const family of FAMILIES) {
   let cases = JSON.parse(git('show', `${hash}:test-vectors/${family}.json`))
   if (cases[0].cipher_suite !== undefined) cases = cases.filter((c) => c.cipher_suite === CIPHER_SUITE)
+  if (family === 'messages') cases = cases.slice(0, MESSAGES)
   if (family === 'passive-client-random') cases = cases.map((c) => ({ ...c, epochs: c.epochs.slice(0, RANDOM_EPOCHS) }))
   writeFileSync(join(outDir, `${family}.json`), JSON.stringify(cases) + '\n')
   console.log(`${family}: ${cases.length} case(s)`)
