@@ -40,7 +40,11 @@ export function generateRoomCode(): string {
 
 /** Groups a room code for display and reading aloud: `ABC-DEF-…` (nine groups of three). */
 export function formatRoomCode(code: string): string {
-  const normalised = normalizeRoomCode(code)
+  return groupRoomCodeSymbols(normalizeRoomCode(code))
+}
+
+/** Groups an already normalised code of any version for display. Internal to the SDK. */
+export function groupRoomCodeSymbols(normalised: string): string {
   const groups: string[] = []
   for (let i = 0; i < normalised.length; i += ROOM_CODE_GROUP_SIZE) {
     groups.push(normalised.slice(i, i + ROOM_CODE_GROUP_SIZE))
@@ -68,6 +72,15 @@ const LOOK_ALIKES: ReadonlyMap<string, string> = new Map([['O', '0'], ['I', '1']
  * come from 128 bits ('check-failed').
  */
 export function normalizeRoomCode(input: string): string {
+  return normalizeRoomCodeSymbols(input, 7)
+}
+
+/**
+ * The shared part of normalising a code of any protocol version: as `normalizeRoomCode`,
+ * but the first symbol may be at most `maxFirstValue` (7 for v1 codes, 15 for a code of
+ * either version, see src/v2/code.ts). Internal to the SDK: not exported from index.ts.
+ */
+export function normalizeRoomCodeSymbols(input: string, maxFirstValue: number): string {
   let out = ''
   for (const char of input) {
     if (SEPARATORS.has(char)) continue
@@ -86,7 +99,7 @@ export function normalizeRoomCode(input: string): string {
       `A room code has ${ROOM_CODE_LENGTH} characters; this one has ${out.length}.`
     )
   }
-  if (crockfordValue(out[0]!)! > 7 || !luhn32IsValid(out)) {
+  if (crockfordValue(out[0]!)! > maxFirstValue || !luhn32IsValid(out)) {
     throw new RoomCodeError('check-failed', 'This room code has a typo: check it and try again.')
   }
   return out
