@@ -17,7 +17,7 @@ export interface Stage {
   instructions: Instruction[]
 }
 
-export function parseDockerfile(text: string): Stage[] {
+export function parseDockerfile (text: string): Stage[] {
   const stages: Stage[] = []
   let pending = ''
   let startLine = 0
@@ -55,16 +55,16 @@ export function parseDockerfile(text: string): Stage[] {
 }
 
 /** The instructions that apply to a stage, its ancestors' first. */
-export function lineage(stage: Stage): Instruction[] {
+export function lineage (stage: Stage): Instruction[] {
   return [...(stage.parent === undefined ? [] : lineage(stage.parent)), ...stage.instructions]
 }
 
-export function externalBase(stage: Stage): string {
+export function externalBase (stage: Stage): string {
   return stage.parent === undefined ? stage.base : externalBase(stage.parent)
 }
 
 /** Flags and operands of a COPY instruction. */
-export function parseCopy(args: string): { from: string | undefined; sources: string[]; destination: string } {
+export function parseCopy (args: string): { from: string | undefined, sources: string[], destination: string } {
   const words = args.split(/\s+/).filter((word) => word !== '')
   const flags = words.filter((word) => word.startsWith('--'))
   const operands = words.filter((word) => !word.startsWith('--'))
@@ -73,7 +73,7 @@ export function parseCopy(args: string): { from: string | undefined; sources: st
 }
 
 /** An exec-form (JSON array) CMD/ENTRYPOINT, or undefined for the shell form. */
-export function execForm(args: string): string[] | undefined {
+export function execForm (args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined
   try {
     const value: unknown = JSON.parse(args)
@@ -94,7 +94,7 @@ export interface ImageRuleOptions {
 export const NODE_24_EXACT = /^node:24\.\d+\.\d+(-[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?$/
 
 /** Every rule the image build must meet; an empty list means all are met. */
-export function imageRuleProblems(text: string, options: ImageRuleOptions): string[] {
+export function imageRuleProblems (text: string, options: ImageRuleOptions): string[] {
   const problems: string[] = []
   let stages: Stage[]
   try {
@@ -122,7 +122,7 @@ export function imageRuleProblems(text: string, options: ImageRuleOptions): stri
   return problems
 }
 
-function targetProblems(stage: Stage, stages: Stage[]): string[] {
+function targetProblems (stage: Stage, stages: Stage[]): string[] {
   const problems: string[] = []
   const instructions = lineage(stage)
   const user = instructions.filter((instruction) => instruction.keyword === 'USER').at(-1)?.args

@@ -4,16 +4,16 @@ export interface JsonObject {
   [key: string]: Json
 }
 
-export function isObject(value: unknown): value is JsonObject {
+export function isObject (value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-export function clone<T extends Json>(value: T): T {
+export function clone<T extends Json> (value: T): T {
   return structuredClone(value)
 }
 
 /** Walks nested objects by key; undefined as soon as a step is not an object. */
-export function getPath(value: Json | undefined, ...keys: string[]): Json | undefined {
+export function getPath (value: Json | undefined, ...keys: string[]): Json | undefined {
   let current: Json | undefined = value
   for (const key of keys) {
     if (!isObject(current)) return undefined
@@ -22,23 +22,23 @@ export function getPath(value: Json | undefined, ...keys: string[]): Json | unde
   return current
 }
 
-export function getString(value: Json | undefined, ...keys: string[]): string | undefined {
+export function getString (value: Json | undefined, ...keys: string[]): string | undefined {
   const found = getPath(value, ...keys)
   return typeof found === 'string' ? found : undefined
 }
 
-export function getObject(value: Json | undefined, ...keys: string[]): JsonObject | undefined {
+export function getObject (value: Json | undefined, ...keys: string[]): JsonObject | undefined {
   const found = getPath(value, ...keys)
   return isObject(found) ? found : undefined
 }
 
-export function getArray(value: Json | undefined, ...keys: string[]): Json[] | undefined {
+export function getArray (value: Json | undefined, ...keys: string[]): Json[] | undefined {
   const found = getPath(value, ...keys)
   return Array.isArray(found) ? found : undefined
 }
 
 /** Structural equality where object key order does not matter and list order does. */
-export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
+export function deepEqual (a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
@@ -53,7 +53,7 @@ export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
 }
 
 /** String map (labels, annotations, selectors) or an empty one. */
-export function stringMap(value: Json | undefined): Record<string, string> {
+export function stringMap (value: Json | undefined): Record<string, string> {
   const result: Record<string, string> = {}
   if (!isObject(value)) return result
   for (const [key, item] of Object.entries(value)) {

@@ -31,7 +31,7 @@ export interface LoadedPolicy {
   policy: INetworkPolicy
 }
 
-export function loadPolicies(manifests: Manifest[]): LoadedPolicy[] {
+export function loadPolicies (manifests: Manifest[]): LoadedPolicy[] {
   return manifests
     .filter((manifest) => manifest.kind === 'NetworkPolicy')
     .map((manifest) => {
@@ -46,22 +46,22 @@ export function loadPolicies(manifests: Manifest[]): LoadedPolicy[] {
 }
 
 /** Labels of the namespaces rendered in the manifests (plus the automatic name label). */
-export function namespaceLabelsOf(manifests: Manifest[], namespace: string): Record<string, string> {
+export function namespaceLabelsOf (manifests: Manifest[], namespace: string): Record<string, string> {
   const object = manifests.find((manifest) => manifest.kind === 'Namespace' && nameOf(manifest) === namespace)
   return { ...stringMap(getObject(object, 'metadata')?.labels), 'kubernetes.io/metadata.name': namespace }
 }
 
-function policyTypes(loaded: LoadedPolicy): string[] {
+function policyTypes (loaded: LoadedPolicy): string[] {
   const spec = loaded.policy.spec
   if (spec?.policyTypes !== undefined) return spec.policyTypes
   return spec?.egress !== undefined ? ['Ingress', 'Egress'] : ['Ingress']
 }
 
-function selects(loaded: LoadedPolicy, endpoint: Endpoint): boolean {
+function selects (loaded: LoadedPolicy, endpoint: Endpoint): boolean {
   return loaded.namespace === endpoint.namespace && selectorMatches(loaded.policy.spec?.podSelector ?? {}, endpoint.labels)
 }
 
-function peerMatches(peer: INetworkPolicyPeer, policyNamespace: string, endpoint: Endpoint): boolean {
+function peerMatches (peer: INetworkPolicyPeer, policyNamespace: string, endpoint: Endpoint): boolean {
   if (peer.ipBlock !== undefined) return true
   if (peer.namespaceSelector !== undefined) {
     if (!selectorMatches(peer.namespaceSelector, endpoint.namespaceLabels)) return false
@@ -71,7 +71,7 @@ function peerMatches(peer: INetworkPolicyPeer, policyNamespace: string, endpoint
   return true
 }
 
-function portMatches(ports: INetworkPolicyPort[] | undefined, target: Endpoint, port: number, protocol: string): boolean {
+function portMatches (ports: INetworkPolicyPort[] | undefined, target: Endpoint, port: number, protocol: string): boolean {
   if (ports === undefined || ports.length === 0) return true
   return ports.some((entry) => {
     if ((entry.protocol ?? 'TCP') !== protocol) return false
@@ -81,12 +81,12 @@ function portMatches(ports: INetworkPolicyPort[] | undefined, target: Endpoint, 
   })
 }
 
-function peersMatch(peers: INetworkPolicyPeer[] | undefined, policyNamespace: string, endpoint: Endpoint): boolean {
+function peersMatch (peers: INetworkPolicyPeer[] | undefined, policyNamespace: string, endpoint: Endpoint): boolean {
   return peers === undefined || peers.length === 0 || peers.some((peer) => peerMatches(peer, policyNamespace, endpoint))
 }
 
 /** Egress side: allowed unless some policy isolates `from` for egress and none of them lets this through. */
-export function egressAllows(policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
+export function egressAllows (policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const isolating = policies.filter((loaded) => selects(loaded, from) && policyTypes(loaded).includes('Egress'))
   if (isolating.length === 0) return true
   return isolating.some((loaded) =>
@@ -95,7 +95,7 @@ export function egressAllows(policies: LoadedPolicy[], from: Endpoint, to: Endpo
 }
 
 /** Ingress side: allowed unless some policy isolates `to` for ingress and none of them lets this through. */
-export function ingressAllows(policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
+export function ingressAllows (policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const isolating = policies.filter((loaded) => selects(loaded, to) && policyTypes(loaded).includes('Ingress'))
   if (isolating.length === 0) return true
   return isolating.some((loaded) =>
@@ -103,7 +103,7 @@ export function ingressAllows(policies: LoadedPolicy[], from: Endpoint, to: Endp
   )
 }
 
-export function connectionAllowed(policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
+export function connectionAllowed (policies: LoadedPolicy[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   return egressAllows(policies, from, to, port, protocol) && ingressAllows(policies, from, to, port, protocol)
 }
 
@@ -113,7 +113,7 @@ export function connectionAllowed(policies: LoadedPolicy[], from: Endpoint, to: 
  * unlabelled pod in the same namespace; plus an unlabelled pod in every
  * namespace we render and in one we do not.
  */
-export function strangerEndpoints(policies: LoadedPolicy[], renderedNamespaces: string[], manifests: Manifest[]): Endpoint[] {
+export function strangerEndpoints (policies: LoadedPolicy[], renderedNamespaces: string[], manifests: Manifest[]): Endpoint[] {
   const strangers: Endpoint[] = []
   const unlabelled = (namespace: string, namespaceLabels: Record<string, string>): Endpoint => ({
     description: `an unlabelled pod in namespace ${namespace}`,
@@ -151,7 +151,7 @@ export function strangerEndpoints(policies: LoadedPolicy[], renderedNamespaces: 
 }
 
 /** Some labels that satisfy a selector's positive terms (In, Exists, matchLabels). */
-function labelsSatisfying(selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] }): Record<string, string> {
+function labelsSatisfying (selector: { matchLabels?: Record<string, string>, matchExpressions?: { key: string, operator: string, values?: string[] }[] }): Record<string, string> {
   const labels: Record<string, string> = { ...(selector.matchLabels ?? {}) }
   for (const expression of selector.matchExpressions ?? []) {
     if (expression.operator === 'In') labels[expression.key] = expression.values?.[0] ?? ''

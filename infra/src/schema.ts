@@ -49,9 +49,9 @@ const MODELS: ReadonlyMap<string, ModelClass> = new Map<string, ModelClass>([
  */
 export const UNBUNDLED_GROUPS: ReadonlySet<string> = new Set(['postgresql.cnpg.io', 'gateway.networking.k8s.io'])
 
-export type SchemaResult = { status: 'valid' } | { status: 'invalid'; message: string } | { status: 'unvalidated'; reason: string }
+export type SchemaResult = { status: 'valid' } | { status: 'invalid', message: string } | { status: 'unvalidated', reason: string }
 
-export function validateSchema(manifest: Manifest): SchemaResult {
+export function validateSchema (manifest: Manifest): SchemaResult {
   const model = MODELS.get(`${manifest.apiVersion}/${manifest.kind}`)
   if (model === undefined) {
     const group = groupOf(manifest.apiVersion)
@@ -66,6 +66,6 @@ export function validateSchema(manifest: Manifest): SchemaResult {
   }
 }
 
-export function schemaKinds(): string[] {
+export function schemaKinds (): string[] {
   return [...MODELS.keys()]
 }

@@ -34,7 +34,7 @@ const TEMPLATE_PATHS: Readonly<Record<string, string[]>> = {
 /** Kinds whose pods run to completion: probes do not apply to them. */
 export const RUN_TO_COMPLETION: ReadonlySet<string> = new Set(['Job', 'CronJob'])
 
-export function podTemplates(manifests: Manifest[]): PodTemplate[] {
+export function podTemplates (manifests: Manifest[]): PodTemplate[] {
   const templates: PodTemplate[] = []
   for (const workload of manifests) {
     let template: JsonObject | undefined
@@ -59,7 +59,7 @@ export function podTemplates(manifests: Manifest[]): PodTemplate[] {
 }
 
 /** The pod spec as kubernetes-models' PodSpec, after its schema accepted it. */
-function typedPodSpec(spec: JsonObject, where: string): IPodSpec {
+function typedPodSpec (spec: JsonObject, where: string): IPodSpec {
   const model = new PodSpec(spec as never)
   try {
     model.validate()
@@ -69,20 +69,20 @@ function typedPodSpec(spec: JsonObject, where: string): IPodSpec {
   return model
 }
 
-export function containersOf(templates: PodTemplate[]): NamedContainer[] {
+export function containersOf (templates: PodTemplate[]): NamedContainer[] {
   return templates.flatMap((template) => [
     ...(template.spec.initContainers ?? []).map((container) => named(template, container, true)),
     ...template.spec.containers.map((container) => named(template, container, false))
   ])
 }
 
-function named(template: PodTemplate, container: IContainer, init: boolean): NamedContainer {
+function named (template: PodTemplate, container: IContainer, init: boolean): NamedContainer {
   return { template, container, init, where: `${template.kind}/${template.name} ${init ? 'init container' : 'container'} ${container.name}` }
 }
 
 /** Does a label selector (matchLabels / matchExpressions) select these labels? */
-export function selectorMatches(
-  selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined,
+export function selectorMatches (
+  selector: { matchLabels?: Record<string, string>, matchExpressions?: { key: string, operator: string, values?: string[] }[] } | undefined,
   labels: Record<string, string>
 ): boolean {
   if (selector === undefined) return false
@@ -113,7 +113,7 @@ export function selectorMatches(
 }
 
 /** Service-style selector (plain map): empty or absent selects nothing. */
-export function mapSelectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+export function mapSelectorMatches (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   if (selector === undefined || Object.keys(selector).length === 0) return false
   return Object.entries(selector).every(([key, value]) => labels[key] === value)
 }

@@ -20,7 +20,7 @@ const YAML_11_AMBIGUOUS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF
  * throws, and so does an unquoted scalar that YAML 1.1 would read differently
  * (an `off` that must stay a string has to be quoted).
  */
-export function parseYamlDocuments(text: string, source: string): Json[] {
+export function parseYamlDocuments (text: string, source: string): Json[] {
   const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true })
   // parseAllDocuments returns an EmptyStream (no documents) for a blank file.
   const list = Array.isArray(documents) ? documents : []
@@ -28,7 +28,7 @@ export function parseYamlDocuments(text: string, source: string): Json[] {
   for (const document of list) {
     const problems = [...document.errors, ...document.warnings].map((problem) => problem.message)
     visit(document, {
-      Scalar(_key, node) {
+      Scalar (_key, node) {
         if (node.type === 'PLAIN' && typeof node.source === 'string' && YAML_11_AMBIGUOUS.test(node.source)) {
           problems.push(`"${node.source}" reads differently as YAML 1.1: quote it`)
         }
@@ -43,12 +43,12 @@ export function parseYamlDocuments(text: string, source: string): Json[] {
   return result
 }
 
-export function readYamlDocuments(path: string): Json[] {
+export function readYamlDocuments (path: string): Json[] {
   return parseYamlDocuments(readFileSync(path, 'utf8'), path)
 }
 
 /** Every document of a file, each required to be a Kubernetes object. */
-export function readManifests(path: string): Manifest[] {
+export function readManifests (path: string): Manifest[] {
   return readYamlDocuments(path).map((document, index) => {
     if (!isManifest(document)) {
       throw new YamlError(`${path}: document ${index + 1} is not a Kubernetes object (apiVersion, kind, metadata.name)`)
@@ -58,7 +58,7 @@ export function readManifests(path: string): Manifest[] {
 }
 
 /** Every *.yaml / *.yml file under a directory, sorted, as paths relative to it. */
-export function listYamlFiles(root: string): string[] {
+export function listYamlFiles (root: string): string[] {
   const found: string[] = []
   const walk = (directory: string): void => {
     for (const entry of readdirSync(directory, { withFileTypes: true })) {

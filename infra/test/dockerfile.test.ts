@@ -49,7 +49,7 @@ t.test('each image rule is shown to fail', async (t) => {
 })
 
 /** The Dockerfile with the USER line of the gateway stage removed. */
-function withoutGatewayUser(dockerfile: string): string {
+function withoutGatewayUser (dockerfile: string): string {
   const start = dockerfile.indexOf('AS gateway')
   const user = dockerfile.indexOf('USER 10001:10001\n', start)
   return dockerfile.slice(0, user) + dockerfile.slice(user + 'USER 10001:10001\n'.length)

@@ -18,12 +18,12 @@ requireKubectl()
  */
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 
-function moduleOf(manifest: Manifest): { specifier: string; type: string } {
+function moduleOf (manifest: Manifest): { specifier: string, type: string } {
   const version = manifest.apiVersion.includes('/') ? manifest.apiVersion : `v1`
   return { specifier: `kubernetes-models/${version}/${manifest.kind}`, type: `I${manifest.kind}` }
 }
 
-function typeErrors(t: Test, manifests: Manifest[]): string {
+function typeErrors (t: Test, manifests: Manifest[]): string {
   const typed = manifests.filter((manifest) => validateSchema(manifest).status !== 'unvalidated')
   const imports = new Map<string, string>()
   const lines: string[] = []

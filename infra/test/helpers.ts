@@ -20,7 +20,7 @@ const rendered = new Map<string, Manifest[]>()
  * What `kubectl kustomize` renders for a kustomization (the tool every machine here has and
  * the one an operator applies with), cached; callers get a deep copy to mutate.
  */
-export function render(kustomization: string): Manifest[] {
+export function render (kustomization: string): Manifest[] {
   let manifests = rendered.get(kustomization)
   if (manifests === undefined) {
     const output = execFileSync('kubectl', ['kustomize', join(K8S_DIR, kustomization)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
@@ -39,20 +39,20 @@ export const KUBECTL_SKIP: string | false =
   'kubectl (with kustomize) is not installed, and the manifests are rendered with it'
 
 /** For test files that render the manifests throughout: without kubectl the file is skipped, saying why. */
-export function requireKubectl(): void {
+export function requireKubectl (): void {
   if (KUBECTL_SKIP === false) return
   t.plan(0, `skipped: ${KUBECTL_SKIP}`)
   process.exit(0)
 }
 
-export function find(manifests: Manifest[], kind: string, name: string): Manifest {
+export function find (manifests: Manifest[], kind: string, name: string): Manifest {
   const found = manifests.find((manifest) => manifest.kind === kind && nameOf(manifest) === name)
   if (found === undefined) throw new Error(`no ${kind} ${name}`)
   return found
 }
 
 /** The pod spec of a workload, for in-place mutation in tests. */
-export function podSpec(manifests: Manifest[], kind: string, name: string): any {
+export function podSpec (manifests: Manifest[], kind: string, name: string): any {
   const workload: any = find(manifests, kind, name)
   return kind === 'CronJob' ? workload.spec.jobTemplate.spec.template.spec : workload.spec.template.spec
 }

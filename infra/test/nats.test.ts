@@ -35,7 +35,7 @@ t.test('a broken configuration is refused (the check is not vacuous)', { skip },
   t.not(result.status, 0, 'nats-server refuses a lame duck duration under 30 s')
 })
 
-async function freePort(): Promise<number> {
+async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -45,7 +45,7 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await check()) return

@@ -69,7 +69,7 @@ t.test('every file under infra/k8s is used by some kustomization', async (t) => 
   t.same(orphans.map((path) => relative(K8S_DIR, path)), [], 'no orphan files')
 })
 
-function walk(directory: string): string[] {
+function walk (directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
     const path = join(directory, entry.name)
     return entry.isDirectory() ? walk(path) : [path]

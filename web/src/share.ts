@@ -58,7 +58,7 @@ export function renderShare (container: HTMLElement, code: string, options: Shar
         h('p', { className: 'hint', text: 'The code travels after the # and is never sent to the server. Anyone with it can join: share it only with the people you want.' })
       ),
       h('figure', { className: 'qr-figure' }, canvas, h('figcaption', { className: 'hint', text: 'Scan to join' }))
-    ),
+    )
   )
   if (options.onEnter !== undefined) container.append(enterButton(options.onEnter))
   container.hidden = false

@@ -7,7 +7,7 @@ import type { Policy, Violation } from './types.js'
 export const vaultNotExposedPolicy: Policy = {
   id: 'vault-not-exposed',
   description: 'no Service selects the vault pods (or its migrate Job): the vault has no network API',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     const vaultPods = podTemplates(manifests).filter((template) =>
       DATABASE_CLIENTS.some((client) => client.kind === template.kind && client.name === template.name)
@@ -36,7 +36,7 @@ const AFFINITY_ANNOTATIONS = [
 export const noStickySessionsPolicy: Policy = {
   id: 'no-sticky-sessions',
   description: 'gateways are interchangeable: no Service session affinity, no ingress-nginx affinity or hashing',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const manifest of manifests) {
       if (manifest.kind === 'Service' && (getString(manifest, 'spec', 'sessionAffinity') ?? 'None') !== 'None') {
@@ -60,7 +60,7 @@ export const MIN_WEBSOCKET_TIMEOUT_SECONDS = 3600
 export const ingressPolicy: Policy = {
   id: 'ingress',
   description: `ingress-nginx keeps no access log and lets WebSockets idle for at least ${MIN_WEBSOCKET_TIMEOUT_SECONDS} s`,
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const manifest of manifests.filter((candidate) => candidate.kind === 'Ingress')) {
       const where = idOf(manifest)
@@ -74,4 +74,3 @@ export const ingressPolicy: Policy = {
     return violations
   }
 }
-

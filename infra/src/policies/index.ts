@@ -21,10 +21,10 @@ export const POLICIES: readonly Policy[] = [
   ingressPolicy
 ]
 
-export function checkPolicies(manifests: Manifest[], policies: readonly Policy[] = POLICIES): Violation[] {
+export function checkPolicies (manifests: Manifest[], policies: readonly Policy[] = POLICIES): Violation[] {
   return policies.flatMap((policy) => policy.check(manifests))
 }
 
-export function formatViolations(violations: Violation[]): string {
+export function formatViolations (violations: Violation[]): string {
   return violations.map((violation) => `[${violation.policy}] ${violation.where}: ${violation.message}`).join('\n')
 }

@@ -15,7 +15,7 @@ import type { Policy, Violation } from './types.js'
 export const POSTGRES_PORT = 5432
 
 /** The only workloads allowed to reach PostgreSQL: the vault and its migrate Job (same image). */
-export const DATABASE_CLIENTS: readonly { kind: string; name: string }[] = [
+export const DATABASE_CLIENTS: readonly { kind: string, name: string }[] = [
   { kind: 'Deployment', name: 'vault' },
   { kind: 'Job', name: 'vault-migrate' }
 ]
@@ -32,7 +32,7 @@ const CNPG_PORTS: IContainerPort[] = [
   { name: 'status', containerPort: 8000 }
 ]
 
-export function endpointOf(template: PodTemplate, manifests: Manifest[]): Endpoint {
+export function endpointOf (template: PodTemplate, manifests: Manifest[]): Endpoint {
   return {
     description: `${template.kind}/${template.name}`,
     namespace: template.namespace,
@@ -43,7 +43,7 @@ export function endpointOf(template: PodTemplate, manifests: Manifest[]): Endpoi
 }
 
 /** PostgreSQL pods: workloads that serve 5432 or run a postgres image, and CloudNativePG instances. */
-export function databaseEndpoints(manifests: Manifest[]): Endpoint[] {
+export function databaseEndpoints (manifests: Manifest[]): Endpoint[] {
   const fromTemplates = podTemplates(manifests)
     .filter((template) =>
       template.spec.containers.some(
@@ -71,14 +71,14 @@ export function databaseEndpoints(manifests: Manifest[]): Endpoint[] {
   return [...fromTemplates, ...fromClusters]
 }
 
-function renderedNamespaces(manifests: Manifest[]): string[] {
+function renderedNamespaces (manifests: Manifest[]): string[] {
   return [...new Set(podTemplates(manifests).map((template) => template.namespace))]
 }
 
 export const databaseAccessPolicy: Policy = {
   id: 'database-access',
   description: 'NetworkPolicies let only the vault and its migrate Job (and the database itself and its operator) reach PostgreSQL',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     const policies = loadPolicies(manifests)
     const databases = databaseEndpoints(manifests)
@@ -86,7 +86,7 @@ export const databaseAccessPolicy: Policy = {
     const isDatabase = new Set(databases.map((endpoint) => endpoint.description))
     const isClient = (template: PodTemplate): boolean =>
       DATABASE_CLIENTS.some((client) => client.kind === template.kind && client.name === template.name)
-    const sources: { endpoint: Endpoint; allowed: boolean }[] = [
+    const sources: { endpoint: Endpoint, allowed: boolean }[] = [
       ...templates.map((template) => {
         const endpoint = endpointOf(template, manifests)
         return { endpoint, allowed: isClient(template) || isDatabase.has(endpoint.description) }
@@ -107,7 +107,7 @@ export const databaseAccessPolicy: Policy = {
   }
 }
 
-function isCnpgOperator(endpoint: Endpoint, manifests: Manifest[]): boolean {
+function isCnpgOperator (endpoint: Endpoint, manifests: Manifest[]): boolean {
   const hasCluster = manifests.some((manifest) => manifest.apiVersion.startsWith('postgresql.cnpg.io/'))
   return (
     hasCluster &&
@@ -127,7 +127,7 @@ const KUBE_DNS: Endpoint = {
   ]
 }
 
-function isDefaultDeny(loaded: LoadedPolicy): boolean {
+function isDefaultDeny (loaded: LoadedPolicy): boolean {
   const spec = loaded.policy.spec
   const selector = spec?.podSelector ?? {}
   const selectsAll = Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0
@@ -138,7 +138,7 @@ function isDefaultDeny(loaded: LoadedPolicy): boolean {
 export const networkIsolationPolicy: Policy = {
   id: 'network-isolation',
   description: 'every namespace with pods has a default-deny (ingress and egress) policy, and every pod may still resolve names (kube-dns, UDP and TCP 53)',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     const policies = loadPolicies(manifests)
     for (const namespace of renderedNamespaces(manifests)) {

@@ -12,7 +12,7 @@ const DEFAULT_GRACE_SECONDS = 30
 export const probesPolicy: Policy = {
   id: 'probes',
   description: 'every container of a long-running workload has a readiness and a liveness probe (Jobs excepted)',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const { template, container, init, where } of containersOf(podTemplates(manifests))) {
       if (init || RUN_TO_COMPLETION.has(template.kind)) continue
@@ -26,7 +26,7 @@ export const probesPolicy: Policy = {
 export const resourcesPolicy: Policy = {
   id: 'resources',
   description: 'every container requests and limits cpu and memory',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const { container, where } of containersOf(podTemplates(manifests))) {
       for (const section of ['requests', 'limits'] as const) {
@@ -46,7 +46,7 @@ export const securityContextPolicy: Policy = {
   description:
     'pods and containers run non-root with a read-only root filesystem, no privilege escalation, ALL capabilities dropped, ' +
     'the RuntimeDefault seccomp profile, no host namespaces and no service account token',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     const templates = podTemplates(manifests)
     for (const template of templates) {
@@ -64,7 +64,7 @@ export const securityContextPolicy: Policy = {
   }
 }
 
-function containerProblems(pod: IPodSpec, container: IContainer): string[] {
+function containerProblems (pod: IPodSpec, container: IContainer): string[] {
   const problems: string[] = []
   const own = container.securityContext
   const shared = pod.securityContext
@@ -82,7 +82,7 @@ function containerProblems(pod: IPodSpec, container: IContainer): string[] {
 export const imageTagsPolicy: Policy = {
   id: 'image-tags',
   description: 'every image is pinned: an explicit tag other than latest, or a sha256 digest',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const { container, where } of containersOf(podTemplates(manifests))) {
       const image = container.image ?? ''
@@ -102,7 +102,7 @@ export const imageTagsPolicy: Policy = {
 export const gracefulShutdownPolicy: Policy = {
   id: 'graceful-shutdown',
   description: `long-running containers have a preStop hook, and the grace period outlasts a preStop sleep plus the ${SERVICE_DRAIN_SECONDS} s drain`,
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const { template, container, init, where } of containersOf(podTemplates(manifests))) {
       if (init || RUN_TO_COMPLETION.has(template.kind)) continue

@@ -15,7 +15,7 @@ export const NON_SECRET_KEYS: ReadonlySet<string> = new Set(['username', 'user',
 /** Names that announce a secret: such a value must come from a Secret, never a literal or a ConfigMap. */
 export const SECRET_NAME = /PASSWORD|PASSWD|SECRET|TOKEN|ENCRYPTION_KEY|PRIVATE_KEY|API_KEY|CREDENTIAL/i
 
-export function isPlaceholder(value: string): boolean {
+export function isPlaceholder (value: string): boolean {
   return value === '' || PLACEHOLDER.test(value)
 }
 
@@ -24,7 +24,7 @@ export const secretsPolicy: Policy = {
   description:
     'no real secret in the repository: Secret values are obvious placeholders (REPLACE_ME), ' +
     'and secret-looking settings come from a Secret, never from a literal env value or a ConfigMap',
-  check(manifests) {
+  check (manifests) {
     const violations: Violation[] = []
     for (const manifest of manifests) {
       const where = idOf(manifest)
@@ -61,7 +61,7 @@ export const secretsPolicy: Policy = {
 }
 
 /** Secret-looking KEY=VALUE lines of a generator's .env file that are not placeholders. */
-export function envFileProblems(text: string): string[] {
+export function envFileProblems (text: string): string[] {
   const problems: string[] = []
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim()

@@ -9,7 +9,7 @@ export class Base64urlError extends Error {
   override readonly name = 'Base64urlError'
 }
 
-export function encodeBase64url(bytes: Uint8Array): string {
+export function encodeBase64url (bytes: Uint8Array): string {
   let out = ''
   let i = 0
   for (; i + 2 < bytes.length; i += 3) {
@@ -32,7 +32,7 @@ export function encodeBase64url(bytes: Uint8Array): string {
  * outside the URL-safe alphabet (including `+`, `/` and whitespace), an impossible
  * length (4n+1), or non-zero unused bits in the last character (a non-canonical form).
  */
-export function decodeBase64url(text: string): Uint8Array<ArrayBuffer> {
+export function decodeBase64url (text: string): Uint8Array<ArrayBuffer> {
   if (text.length % 4 === 1) throw new Base64urlError('base64url text has an impossible length')
   const values = new Array<number>(text.length)
   for (let i = 0; i < text.length; i++) {

@@ -26,25 +26,25 @@ export class RoomCodeError extends Error {
   override readonly name = 'RoomCodeError'
   readonly reason: RoomCodeErrorReason
 
-  constructor(reason: RoomCodeErrorReason, message: string) {
+  constructor (reason: RoomCodeErrorReason, message: string) {
     super(message)
     this.reason = reason
   }
 }
 
 /** A fresh room code in normalised form (27 symbols, no separators). */
-export function generateRoomCode(): string {
+export function generateRoomCode (): string {
   const payload = encodeCrockford(randomBytes(ROOM_CODE_BITS / 8), ROOM_CODE_PAYLOAD_LENGTH)
   return payload + luhn32CheckSymbol(payload)
 }
 
 /** Groups a room code for display and reading aloud: `ABC-DEF-…` (nine groups of three). */
-export function formatRoomCode(code: string): string {
+export function formatRoomCode (code: string): string {
   return groupRoomCodeSymbols(normalizeRoomCode(code))
 }
 
 /** Groups an already normalised code of any version for display. Internal to the SDK. */
-export function groupRoomCodeSymbols(normalised: string): string {
+export function groupRoomCodeSymbols (normalised: string): string {
   const groups: string[] = []
   for (let i = 0; i < normalised.length; i += ROOM_CODE_GROUP_SIZE) {
     groups.push(normalised.slice(i, i + ROOM_CODE_GROUP_SIZE))
@@ -71,7 +71,7 @@ const LOOK_ALIKES: ReadonlyMap<string, string> = new Map([['O', '0'], ['I', '1']
  * when the check symbol does not match or the first symbol exceeds 7 so the code cannot
  * come from 128 bits ('check-failed').
  */
-export function normalizeRoomCode(input: string): string {
+export function normalizeRoomCode (input: string): string {
   return normalizeRoomCodeSymbols(input, 7)
 }
 
@@ -80,7 +80,7 @@ export function normalizeRoomCode(input: string): string {
  * but the first symbol may be at most `maxFirstValue` (7 for v1 codes, 15 for a code of
  * either version, see src/v2/code.ts). Internal to the SDK: not exported from index.ts.
  */
-export function normalizeRoomCodeSymbols(input: string, maxFirstValue: number): string {
+export function normalizeRoomCodeSymbols (input: string, maxFirstValue: number): string {
   let out = ''
   for (const char of input) {
     if (SEPARATORS.has(char)) continue
@@ -105,7 +105,7 @@ export function normalizeRoomCodeSymbols(input: string, maxFirstValue: number): 
   return out
 }
 
-export function isValidRoomCode(input: string): boolean {
+export function isValidRoomCode (input: string): boolean {
   try {
     normalizeRoomCode(input)
     return true
@@ -115,7 +115,7 @@ export function isValidRoomCode(input: string): boolean {
   }
 }
 
-function describeCharacter(char: string): string {
+function describeCharacter (char: string): string {
   const codePoint = char.codePointAt(0)!
   const printable = codePoint > 0x20 && codePoint !== 0x7f && !(codePoint >= 0x80 && codePoint < 0xa0)
   const hex = `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`

@@ -56,18 +56,18 @@ export class EnvelopeError extends Error {
   override readonly name = 'EnvelopeError'
   readonly reason: EnvelopeErrorReason
 
-  constructor(reason: EnvelopeErrorReason, message: string, options?: ErrorOptions) {
+  constructor (reason: EnvelopeErrorReason, message: string, options?: ErrorOptions) {
     super(message, options)
     this.reason = reason
   }
 }
 
 /** UTF-8 bytes of the plaintext before padding, for a byte counter next to the text box. */
-export function payloadBytes(payload: MessagePayload): number {
+export function payloadBytes (payload: MessagePayload): number {
   return encodePayload(payload).length
 }
 
-export async function sealMessage(
+export async function sealMessage (
   keys: RoomKeys,
   messageId: string,
   payload: MessagePayload,
@@ -94,7 +94,7 @@ export async function sealMessage(
  * `EnvelopeError` ('malformed', 'authentication', 'padding' or 'payload'); it never
  * returns bytes that did not authenticate.
  */
-export async function openMessage(
+export async function openMessage (
   keys: RoomKeys,
   messageId: string,
   iv: string,
@@ -109,7 +109,7 @@ export async function openMessage(
   }
 }
 
-async function openChecked(keys: RoomKeys, messageId: string, iv: string, ct: string): Promise<MessagePayload> {
+async function openChecked (keys: RoomKeys, messageId: string, iv: string, ct: string): Promise<MessagePayload> {
   const aad = additionalData(keys, decodeExact(messageId, MESSAGE_ID_BYTES, 'message id'))
   const ivBytes = decodeExact(iv, IV_BYTES, 'IV')
   const ctBytes = decodeField(ct, 'ciphertext')
@@ -135,7 +135,7 @@ async function openChecked(keys: RoomKeys, messageId: string, iv: string, ct: st
   return decodePayload(plaintext)
 }
 
-function encodePayload(payload: MessagePayload): Uint8Array<ArrayBuffer> {
+function encodePayload (payload: MessagePayload): Uint8Array<ArrayBuffer> {
   if (!isPayload(payload)) {
     throw new EnvelopeError('payload', 'payload must be { text: string, nick: string, sentAt: finite number }')
   }
@@ -145,7 +145,7 @@ function encodePayload(payload: MessagePayload): Uint8Array<ArrayBuffer> {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-function decodePayload(plaintext: Uint8Array): MessagePayload {
+function decodePayload (plaintext: Uint8Array): MessagePayload {
   let parsed: unknown
   try {
     parsed = JSON.parse(decoder.decode(plaintext))
@@ -156,7 +156,7 @@ function decodePayload(plaintext: Uint8Array): MessagePayload {
   return { text: parsed.text, nick: parsed.nick, sentAt: parsed.sentAt }
 }
 
-function isPayload(value: unknown): value is MessagePayload {
+function isPayload (value: unknown): value is MessagePayload {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   const candidate = value as Record<string, unknown>
   return (
@@ -167,12 +167,12 @@ function isPayload(value: unknown): value is MessagePayload {
   )
 }
 
-function additionalData(keys: RoomKeys, messageIdBytes: Uint8Array): Uint8Array<ArrayBuffer> {
+function additionalData (keys: RoomKeys, messageIdBytes: Uint8Array): Uint8Array<ArrayBuffer> {
   if (keys.roomIdBytes.length !== ROOM_ID_BYTES) throw new EnvelopeError('malformed', 'room id must be 32 bytes')
   return concatBytes(utf8(ENVELOPE_AAD_CONTEXT), keys.roomIdBytes, messageIdBytes)
 }
 
-function decodeField(text: string, what: string): Uint8Array<ArrayBuffer> {
+function decodeField (text: string, what: string): Uint8Array<ArrayBuffer> {
   try {
     return decodeBase64url(text)
   } catch {
@@ -180,7 +180,7 @@ function decodeField(text: string, what: string): Uint8Array<ArrayBuffer> {
   }
 }
 
-function decodeExact(text: string, length: number, what: string): Uint8Array<ArrayBuffer> {
+function decodeExact (text: string, length: number, what: string): Uint8Array<ArrayBuffer> {
   const bytes = decodeField(text, what)
   if (bytes.length !== length) throw new EnvelopeError('malformed', `${what} must be ${length} bytes`)
   return bytes

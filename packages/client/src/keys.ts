@@ -37,7 +37,7 @@ export interface RoomKeys {
  * (throws `RoomCodeError` before any work if it does not normalise). Costs one
  * PBKDF2 run at 600 000 iterations: cache the result per room.
  */
-export async function deriveRoomKeys(code: string): Promise<RoomKeys> {
+export async function deriveRoomKeys (code: string): Promise<RoomKeys> {
   const normalised = normalizeRoomCode(code)
   const crypto = subtle()
   const password = await crypto.importKey('raw', utf8(normalised), 'PBKDF2', false, ['deriveBits'])
@@ -62,7 +62,7 @@ export async function deriveRoomKeys(code: string): Promise<RoomKeys> {
 }
 
 /** Hex SHA-256 of the 32 room id bytes: what the gateway computes, stores and names subjects with. */
-export async function roomHashHex(roomIdBytes: Uint8Array): Promise<string> {
+export async function roomHashHex (roomIdBytes: Uint8Array): Promise<string> {
   return toHex(await sha256(new Uint8Array(roomIdBytes)))
 }
 
@@ -74,7 +74,7 @@ export async function roomHashHex(roomIdBytes: Uint8Array): Promise<string> {
  * reveals neither the room id nor the room hash. 40 bits are plenty for a human
  * comparison; they are not meant to resist a search for a colliding room id.
  */
-export async function roomFingerprint(roomIdBytes: Uint8Array): Promise<string> {
+export async function roomFingerprint (roomIdBytes: Uint8Array): Promise<string> {
   const digest = await sha256(concatBytes(utf8(FINGERPRINT_CONTEXT), roomIdBytes))
   const symbols = encodeCrockford(digest.subarray(0, 5), 8)
   return `${symbols.slice(0, 4)}-${symbols.slice(4)}`

@@ -22,7 +22,7 @@ import { CROCKFORD_ALPHABET, crockfordValue } from './crockford.js'
 
 const N = 32
 
-function luhnSum(symbols: string, doubleFirstFromRight: boolean): number | undefined {
+function luhnSum (symbols: string, doubleFirstFromRight: boolean): number | undefined {
   let sum = 0
   let double = doubleFirstFromRight
   for (let i = symbols.length - 1; i >= 0; i--) {
@@ -36,13 +36,13 @@ function luhnSum(symbols: string, doubleFirstFromRight: boolean): number | undef
 }
 
 /** The check symbol to append to `payload` (upper-case Crockford symbols). */
-export function luhn32CheckSymbol(payload: string): string {
+export function luhn32CheckSymbol (payload: string): string {
   const sum = luhnSum(payload, true)
   if (sum === undefined) throw new RangeError('payload contains a symbol outside the Crockford alphabet')
   return CROCKFORD_ALPHABET[(N - sum) % N]!
 }
 
 /** Whether `symbols` (payload followed by its check symbol) passes the check. */
-export function luhn32IsValid(symbols: string): boolean {
+export function luhn32IsValid (symbols: string): boolean {
   return symbols.length > 0 && luhnSum(symbols, false) === 0
 }

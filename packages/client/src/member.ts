@@ -9,7 +9,7 @@ import { randomBytes, sha256 } from './webcrypto.js'
 export { MEMBER_ID_BYTES, MEMBER_SECRET_BYTES, MESSAGE_ID_BYTES }
 
 /** 32 random bytes, base64url without padding (43 characters). */
-export function newMemberSecret(): string {
+export function newMemberSecret (): string {
   return encodeBase64url(randomBytes(MEMBER_SECRET_BYTES))
 }
 
@@ -18,7 +18,7 @@ export function newMemberSecret(): string {
  * first 16 bytes of SHA-256 over the secret's 32 DECODED bytes — not over its base64url
  * text. Throws `TypeError` unless `secret` is strict base64url of exactly 32 bytes.
  */
-export async function memberIdFromSecret(secret: string): Promise<string> {
+export async function memberIdFromSecret (secret: string): Promise<string> {
   let bytes: Uint8Array<ArrayBuffer>
   try {
     bytes = decodeBase64url(secret)
@@ -33,6 +33,6 @@ export async function memberIdFromSecret(secret: string): Promise<string> {
 }
 
 /** 16 random bytes, base64url without padding (22 characters); made by the sender of a message. */
-export function newMessageId(): string {
+export function newMessageId (): string {
   return encodeBase64url(randomBytes(MESSAGE_ID_BYTES))
 }

@@ -14,16 +14,16 @@ const PADDING_MARKER = 0x80
 export const MAX_PLAINTEXT_BYTES = BUCKETS[3] - 1
 
 /** The smallest bucket holding `plaintextBytes` plus the marker byte, or undefined if none does. */
-export function bucketFor(plaintextBytes: number): Bucket | undefined {
+export function bucketFor (plaintextBytes: number): Bucket | undefined {
   return BUCKETS.find((bucket) => plaintextBytes + 1 <= bucket)
 }
 
-export function isBucket(length: number): length is Bucket {
+export function isBucket (length: number): length is Bucket {
   return (BUCKETS as readonly number[]).includes(length)
 }
 
 /** `plaintext ‖ 0x80 ‖ zeros`, exactly `bucket` bytes long. */
-export function pad(plaintext: Uint8Array, bucket: Bucket): Uint8Array<ArrayBuffer> {
+export function pad (plaintext: Uint8Array, bucket: Bucket): Uint8Array<ArrayBuffer> {
   if (plaintext.length + 1 > bucket) throw new RangeError('plaintext does not fit the bucket')
   const padded = new Uint8Array(bucket)
   padded.set(plaintext)
@@ -32,7 +32,7 @@ export function pad(plaintext: Uint8Array, bucket: Bucket): Uint8Array<ArrayBuff
 }
 
 /** The plaintext before the final 0x80 marker, or undefined if the padding is not well formed. */
-export function unpad(padded: Uint8Array): Uint8Array | undefined {
+export function unpad (padded: Uint8Array): Uint8Array | undefined {
   let end = padded.length - 1
   while (end >= 0 && padded[end] === 0) end--
   if (end < 0 || padded[end] !== PADDING_MARKER) return undefined

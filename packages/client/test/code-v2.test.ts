@@ -18,7 +18,7 @@ import {
 const V2_PATTERN = /^[89A-F][0-9A-HJKMNP-TV-Z]{26}$/
 
 /** A code with a valid check symbol whose payload starts with `first`. */
-function withFirstSymbol(first: string): string {
+function withFirstSymbol (first: string): string {
   const payload = first + generateRoomCode().slice(1, 26)
   return payload + luhn32CheckSymbol(payload)
 }

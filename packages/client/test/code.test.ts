@@ -12,7 +12,7 @@ import {
 
 const CODE_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{26}$/
 
-function reasonOf(input: string): RoomCodeErrorReason | undefined {
+function reasonOf (input: string): RoomCodeErrorReason | undefined {
   try {
     normalizeRoomCode(input)
     return undefined
@@ -23,7 +23,7 @@ function reasonOf(input: string): RoomCodeErrorReason | undefined {
 }
 
 /** A valid code whose payload is `prefix` followed by random symbols. */
-function codeStartingWith(prefix: string): string {
+function codeStartingWith (prefix: string): string {
   const payload = (prefix + generateRoomCode().slice(prefix.length)).slice(0, 26)
   return payload + luhn32CheckSymbol(payload)
 }

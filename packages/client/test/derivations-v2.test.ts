@@ -28,7 +28,7 @@ const keysPromise = deriveRoomKeysV2(vectors.rooms[1]!.code)
 const bytes = (length: number, fill = 7) => new Uint8Array(length).fill(fill)
 
 /** The same keys under another room id (a server that serves one room's data in another). */
-function inOtherRoom(keys: RoomKeysV2): RoomKeysV2 {
+function inOtherRoom (keys: RoomKeysV2): RoomKeysV2 {
   return { ...keys, roomIdBytes: bytes(32, 0xbb), roomId: Buffer.from(bytes(32, 0xbb)).toString('base64url') }
 }
 

@@ -14,7 +14,7 @@ const payload: MessagePayload = { text: 'Grüße aus Köln 🍻', nick: 'Jörg',
 const utf8 = (text: string) => new TextEncoder().encode(text)
 
 /** The reason an envelope operation failed with, or a description of how it did not. */
-async function failure(operation: Promise<unknown>): Promise<string> {
+async function failure (operation: Promise<unknown>): Promise<string> {
   try {
     await operation
     return 'no error'

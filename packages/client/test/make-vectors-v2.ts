@@ -72,7 +72,7 @@ const GROUP_INFOS = [
 const MESSAGE_IDS = ['sav101K0FxjSmtT0Or71Kg', '5dx6kWtGRE2cLHeiii2Qxg', 'AAAAAAAAAAAAAAAAAAAAAA']
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'))
-function toHex(bytes: Uint8Array): string {
+function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }
 

@@ -28,14 +28,14 @@ const DERIVATION_CODES = [
 ]
 
 /** `prefix` followed by ASCII filler so the JSON plaintext is exactly `bytes` long. */
-function payloadOfLength(prefix: string, nick: string, sentAt: number, bytes: number): MessagePayload {
+function payloadOfLength (prefix: string, nick: string, sentAt: number, bytes: number): MessagePayload {
   const base = new TextEncoder().encode(JSON.stringify({ text: prefix, nick, sentAt })).length
   if (base > bytes) throw new Error('prefix too long')
   const filler = 'The quick brown fox jumps over the lazy dog. '
   return { text: prefix + filler.repeat(Math.ceil((bytes - base) / filler.length)).slice(0, bytes - base), nick, sentAt }
 }
 
-const ENVELOPES: Array<{ code: string; messageId: string; iv: string; payload: MessagePayload }> = [
+const ENVELOPES: Array<{ code: string, messageId: string, iv: string, payload: MessagePayload }> = [
   {
     // 255 bytes: the largest plaintext for the 256 bucket (marker in the last byte).
     code: DERIVATION_CODES[1]!,

@@ -44,7 +44,7 @@ import {
 } from '../src/index.js'
 import { suite, toHex } from './mls-vectors-support.js'
 
-async function keyPackageFor(member: MemberKeysV2) {
+async function keyPackageFor (member: MemberKeysV2) {
   return generateKeyPackageWithKey(
     { credentialType: 'basic', identity: Buffer.from(member.memberId, 'base64url') },
     defaultCapabilities(),
@@ -56,7 +56,7 @@ async function keyPackageFor(member: MemberKeysV2) {
 }
 
 /** What every member checks before applying a new member's commit: the join proof. */
-async function joinProofHolds(joinKey: WebCryptoKey, state: ClientState, commit: PublicMessage): Promise<boolean> {
+async function joinProofHolds (joinKey: WebCryptoKey, state: ClientState, commit: PublicMessage): Promise<boolean> {
   const content = commit.content
   if (content.sender.senderType !== 'new_member_commit' || content.contentType !== 'commit') return false
   const leaf = content.commit.path?.leafNode

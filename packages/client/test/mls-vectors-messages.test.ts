@@ -36,7 +36,7 @@ interface Codec {
   wireformat?: string
 }
 
-function codec<T>(decode: Decode<T>, encode: Encode<T>, wireformat?: string): Codec {
+function codec<T> (decode: Decode<T>, encode: Encode<T>, wireformat?: string): Codec {
   return { decode, encode, ...(wireformat === undefined ? {} : { wireformat }) }
 }
 

@@ -9,7 +9,7 @@ import { hex, readVectors, suite, SUITE_ID, toHex } from './mls-vectors-support.
 
 interface PassiveClientCase {
   cipher_suite: number
-  external_psks: Array<{ psk_id: string; psk: string }>
+  external_psks: Array<{ psk_id: string, psk: string }>
   key_package: string
   signature_priv: string
   encryption_priv: string
@@ -17,16 +17,16 @@ interface PassiveClientCase {
   welcome: string
   ratchet_tree: string | null
   initial_epoch_authenticator: string
-  epochs: Array<{ proposals: string[]; commit: string; epoch_authenticator: string }>
+  epochs: Array<{ proposals: string[], commit: string, epoch_authenticator: string }>
 }
 
-function decodeMessage(bytes: string): MLSMessage {
+function decodeMessage (bytes: string): MLSMessage {
   const decoded = decodeMlsMessage(hex(bytes), 0)
   if (decoded === undefined) throw new Error('not an MLSMessage')
   return decoded[0]
 }
 
-async function runPassiveClient(t: Test, vector: PassiveClientCase): Promise<void> {
+async function runPassiveClient (t: Test, vector: PassiveClientCase): Promise<void> {
   t.equal(vector.cipher_suite, SUITE_ID)
   const impl = await suite()
   const keyPackage = decodeMessage(vector.key_package)

@@ -25,7 +25,7 @@ import { decryptGroupInfo, decryptGroupSecrets } from 'ts-mls/welcome.js'
 import { hex, readVectors, suite, SUITE, SUITE_ID, toHex } from './mls-vectors-support.js'
 
 /** Runs one test per case of a family, after checking the file holds only suite 1. */
-function family<T extends { cipher_suite?: number }>(name: string, run: (t: Test, vector: T) => Promise<void> | void): void {
+function family<T extends { cipher_suite?: number }> (name: string, run: (t: Test, vector: T) => Promise<void> | void): void {
   const cases = readVectors<T>(name)
   void t.test(`${name}: ${cases.length} case(s)`, async (t) => {
     t.ok(cases.length > 0)
@@ -37,7 +37,7 @@ function family<T extends { cipher_suite?: number }>(name: string, run: (t: Test
 }
 
 /** A tree-math value, or null where the vector says the node has none (ts-mls throws there). */
-function orNull(compute: () => number): number | null {
+function orNull (compute: () => number): number | null {
   try {
     return compute()
   } catch {
@@ -47,12 +47,12 @@ function orNull(compute: () => number): number | null {
 
 interface CryptoBasics {
   cipher_suite: number
-  ref_hash: { label: string; value: string; out: string }
-  expand_with_label: { secret: string; label: string; context: string; length: number; out: string }
-  derive_secret: { secret: string; label: string; out: string }
-  derive_tree_secret: { secret: string; label: string; generation: number; length: number; out: string }
-  sign_with_label: { priv: string; pub: string; content: string; label: string; signature: string }
-  encrypt_with_label: { priv: string; pub: string; label: string; context: string; plaintext: string; kem_output: string; ciphertext: string }
+  ref_hash: { label: string, value: string, out: string }
+  expand_with_label: { secret: string, label: string, context: string, length: number, out: string }
+  derive_secret: { secret: string, label: string, out: string }
+  derive_tree_secret: { secret: string, label: string, generation: number, length: number, out: string }
+  sign_with_label: { priv: string, pub: string, content: string, label: string, signature: string }
+  encrypt_with_label: { priv: string, pub: string, label: string, context: string, plaintext: string, kem_output: string, ciphertext: string }
 }
 
 family<CryptoBasics>('crypto-basics', async (t, v) => {
@@ -101,7 +101,7 @@ interface KeySchedule {
     membership_key: string
     resumption_psk: string
     external_pub: string
-    exporter: { label: string; context: string; length: number; secret: string }
+    exporter: { label: string, context: string, length: number, secret: string }
   }>
 }
 
@@ -148,9 +148,9 @@ family<KeySchedule>('key-schedule', async (t, v) => {
 
 interface SecretTree {
   cipher_suite: number
-  sender_data: { sender_data_secret: string; ciphertext: string; key: string; nonce: string }
+  sender_data: { sender_data_secret: string, ciphertext: string, key: string, nonce: string }
   encryption_secret: string
-  leaves: Array<Array<{ generation: number; handshake_key: string; handshake_nonce: string; application_key: string; application_nonce: string }>>
+  leaves: Array<Array<{ generation: number, handshake_key: string, handshake_nonce: string, application_key: string, application_nonce: string }>>
 }
 
 family<SecretTree>('secret-tree', async (t, v) => {
@@ -226,7 +226,7 @@ family<TranscriptHashes>('transcript-hashes', async (t, v) => {
 
 interface PskSecret {
   cipher_suite: number
-  psks: Array<{ psk_id: string; psk: string; psk_nonce: string }>
+  psks: Array<{ psk_id: string, psk: string, psk_nonce: string }>
   psk_secret: string
 }
 

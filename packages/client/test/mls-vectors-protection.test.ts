@@ -56,7 +56,7 @@ const TREE_WITH_LEAF_1: RatchetTree = [
   }
 ]
 
-function decode(bytes: string): MLSMessage {
+function decode (bytes: string): MLSMessage {
   const message = decodeMlsMessage(hex(bytes), 0)?.[0]
   if (message === undefined) throw new Error('not an MLSMessage')
   return message
@@ -80,15 +80,15 @@ void t.test(`message-protection: ${cases.length} case(s)`, async (t) => {
         extensions: []
       }
 
-      function publicMessage(bytes: string) {
+      function publicMessage (bytes: string) {
         const message = decode(bytes)
         if (message.wireformat !== 'mls_public_message') throw new Error('not a PublicMessage')
         return message.publicMessage
       }
-      async function openPublic(bytes: string, inContext = context) {
+      async function openPublic (bytes: string, inContext = context) {
         return (await unprotectPublicMessage(hex(v.membership_key), inContext, [], publicMessage(bytes), cs, hex(v.signature_pub))).content
       }
-      async function openPrivate(bytes: string) {
+      async function openPrivate (bytes: string) {
         const message = decode(bytes)
         if (message.wireformat !== 'mls_private_message') throw new Error('not a PrivateMessage')
         // A fresh secret tree for each message: each is the first of its generation chain.

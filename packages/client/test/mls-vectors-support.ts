@@ -6,12 +6,12 @@ import { getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl } from
 export const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 export const SUITE_ID = 1
 
-export function readVectors<T>(family: string): T[] {
+export function readVectors<T> (family: string): T[] {
   return JSON.parse(readFileSync(new URL(`./mls-vectors/${family}.json`, import.meta.url), 'utf8')) as T[]
 }
 
 let impl: Promise<CiphersuiteImpl> | undefined
-export function suite(): Promise<CiphersuiteImpl> {
+export function suite (): Promise<CiphersuiteImpl> {
   impl ??= getCiphersuiteImpl(getCiphersuiteFromName(SUITE))
   return impl
 }

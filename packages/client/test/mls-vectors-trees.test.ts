@@ -26,13 +26,13 @@ import { leafToNodeIndex, nodeToLeafIndex, toLeafIndex, toNodeIndex } from 'ts-m
 import { applyUpdatePath, decodeUpdatePath } from 'ts-mls/updatePath.js'
 import { hex, readVectors, suite, SUITE, SUITE_ID, toHex } from './mls-vectors-support.js'
 
-function decodeTree(bytes: string): RatchetTree {
+function decodeTree (bytes: string): RatchetTree {
   const tree = decodeRatchetTree(hex(bytes), 0)?.[0]
   if (tree === undefined) throw new Error('not a ratchet tree')
   return tree
 }
 
-function family<T extends { cipher_suite: number }>(name: string, run: (t: Test, vector: T, cs: CiphersuiteImpl) => Promise<void>): void {
+function family<T extends { cipher_suite: number }> (name: string, run: (t: Test, vector: T, cs: CiphersuiteImpl) => Promise<void>): void {
   const cases = readVectors<T>(name)
   void t.test(`${name}: ${cases.length} case(s)`, async (t) => {
     t.ok(cases.length > 0)
@@ -47,7 +47,7 @@ function family<T extends { cipher_suite: number }>(name: string, run: (t: Test,
 }
 
 /** Whether `privateKey` opens what is sealed to `publicKey` (they are one key pair). */
-async function keysMatch(cs: CiphersuiteImpl, privateKey: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
+async function keysMatch (cs: CiphersuiteImpl, privateKey: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
   const probe = new Uint8Array([1, 2, 3, 4])
   const sealed = await cs.hpke.seal(await cs.hpke.importPublicKey(publicKey), probe, new Uint8Array())
   try {
@@ -117,8 +117,8 @@ interface TreeKem {
   epoch: number
   confirmed_transcript_hash: string
   ratchet_tree: string
-  leaves_private: Array<{ index: number; encryption_priv: string; signature_priv: string; path_secrets: Array<{ node: number; path_secret: string }> }>
-  update_paths: Array<{ sender: number; update_path: string; path_secrets: Array<string | null>; commit_secret: string; tree_hash_after: string }>
+  leaves_private: Array<{ index: number, encryption_priv: string, signature_priv: string, path_secrets: Array<{ node: number, path_secret: string }> }>
+  update_paths: Array<{ sender: number, update_path: string, path_secrets: Array<string | null>, commit_secret: string, tree_hash_after: string }>
 }
 
 family<TreeKem>('treekem', async (t, v, cs) => {

@@ -87,7 +87,6 @@ t.test('a card whose message is already gone is not announced again by a rejoin\
   t.same(cards, [id], 'not announced again after it was gone')
 })
 
-
 t.test('the session remembers at most 10,000 card ids: the oldest is forgotten first', async (t) => {
   const ids = Array.from({ length: 10_001 }, () => newMessageId())
   const card = (id: string): object => ({ v: 1, type: 'message', id, from: OTHER, bucket: 256, expiresAt: Date.now() + 60_000 })

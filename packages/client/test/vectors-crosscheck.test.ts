@@ -8,7 +8,7 @@ import t from 'tap'
 const pbkdf2Async = promisify(pbkdf2)
 
 interface Vectors {
-  derivation: Array<{ code: string; normalized: string; roomId: string; roomHash: string }>
+  derivation: Array<{ code: string, normalized: string, roomId: string, roomHash: string }>
   envelope: Array<{
     code: string
     messageId: string
@@ -24,7 +24,7 @@ const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.ur
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
 /** docs/architecture.md §3 "normalise", written independently of src/code.ts. */
-function normalise(code: string): string {
+function normalise (code: string): string {
   const out = code
     .replace(/[ \t\u2013-]/g, '')
     .toUpperCase()
@@ -43,7 +43,7 @@ function normalise(code: string): string {
 }
 
 const masters = new Map<string, Promise<Buffer>>()
-function master(normalised: string): Promise<Buffer> {
+function master (normalised: string): Promise<Buffer> {
   let secret = masters.get(normalised)
   if (secret === undefined) {
     secret = pbkdf2Async(Buffer.from(normalised, 'utf8'), Buffer.from('ephemeral-chat/v1/room', 'utf8'), 600_000, 32, 'sha256')

@@ -25,7 +25,7 @@ const label = (text: string) => Buffer.from(text, 'utf8')
 const hex = (text: string) => Buffer.from(text, 'hex')
 
 /** The normalisation of docs/architecture.md §3, restricted to v2 codes (first symbol 8–F). */
-function normaliseV2(code: string): string {
+function normaliseV2 (code: string): string {
   const out = code
     .replace(/[ \t\u2013-]/g, '')
     .toUpperCase()
@@ -42,14 +42,14 @@ function normaliseV2(code: string): string {
 }
 
 /** The 130-bit number a code's 26 payload symbols spell. */
-function payloadValue(normalised: string): bigint {
+function payloadValue (normalised: string): bigint {
   let value = 0n
   for (const symbol of normalised.slice(0, 26)) value = (value << 5n) | BigInt(ALPHABET.indexOf(symbol))
   return value
 }
 
 const masters = new Map<string, Promise<Buffer>>()
-function master(normalised: string): Promise<Buffer> {
+function master (normalised: string): Promise<Buffer> {
   let secret = masters.get(normalised)
   if (secret === undefined) {
     secret = pbkdf2Async(label(normalised), label('ephemeral-chat/v2/room'), 600_000, 32, 'sha256')
@@ -60,7 +60,7 @@ function master(normalised: string): Promise<Buffer> {
 
 const hkdf = (secret: Buffer, info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label(info), 32))
 
-async function codeKeys(code: string) {
+async function codeKeys (code: string) {
   const secret = await master(normaliseV2(code))
   return {
     roomId: hkdf(secret, 'ephemeral-chat/v2/room-id'),
@@ -70,12 +70,12 @@ async function codeKeys(code: string) {
 }
 
 /** RFC 8410 PKCS#8 for an Ed25519 seed, assembled by hand. */
-function ed25519PrivateKey(seed: Buffer) {
+function ed25519PrivateKey (seed: Buffer) {
   const der = Buffer.concat([hex('302e020100300506032b657004220420'), seed])
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
 }
 
-function memberKeys(secret: string) {
+function memberKeys (secret: string) {
   const seed = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'base64url'), Buffer.alloc(0), label('ephemeral-chat/v2/member-sign'), 32))
   const privateKey = ed25519PrivateKey(seed)
   // SPKI DER of an Ed25519 key is a 12-byte header followed by the 32-byte key.
@@ -83,13 +83,13 @@ function memberKeys(secret: string) {
   return { seed, privateKey, publicKey }
 }
 
-function epochBytes(epoch: string): Buffer {
+function epochBytes (epoch: string): Buffer {
   const out = Buffer.alloc(8)
   out.writeBigUInt64BE(BigInt(epoch))
   return out
 }
 
-function crockford(bytes: Buffer, symbols: number): string {
+function crockford (bytes: Buffer, symbols: number): string {
   let value = BigInt('0x' + bytes.toString('hex'))
   let out = ''
   for (let i = 0; i < symbols; i++) {

@@ -20,7 +20,7 @@ import {
 } from '../src/index.js'
 
 export interface VectorsV2 {
-  rooms: Array<{ code: string; normalized: string; roomId: string; groupInfoKey: string; joinKey: string }>
+  rooms: Array<{ code: string, normalized: string, roomId: string, groupInfoKey: string, joinKey: string }>
   members: Array<{
     secret: string
     signatureSeed: string
@@ -28,10 +28,10 @@ export interface VectorsV2 {
     memberId: string
     fingerprint: string
   }>
-  challenges: Array<{ code: string; secret: string; challenge: string; signedMessage: string; signature: string }>
-  joinProofs: Array<{ code: string; groupId: string; epoch: string; signaturePublicKey: string; proof: string }>
-  groupInfos: Array<{ code: string; epoch: string; groupInfo: string; iv: string; sealed: string }>
-  messages: Array<{ messageId: string; authenticatedData: string }>
+  challenges: Array<{ code: string, secret: string, challenge: string, signedMessage: string, signature: string }>
+  joinProofs: Array<{ code: string, groupId: string, epoch: string, signaturePublicKey: string, proof: string }>
+  groupInfos: Array<{ code: string, epoch: string, groupInfo: string, iv: string, sealed: string }>
+  messages: Array<{ messageId: string, authenticatedData: string }>
 }
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors-v2.json', import.meta.url), 'utf8')) as VectorsV2
@@ -41,7 +41,7 @@ const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
 
 // Each code is derived once (PBKDF2 is deliberately slow) and shared by every test.
 const derived = new Map<string, Promise<RoomKeysV2>>()
-function keysFor(code: string): Promise<RoomKeysV2> {
+function keysFor (code: string): Promise<RoomKeysV2> {
   const normalised = normalizeRoomCodeV2(code)
   let keys = derived.get(normalised)
   if (keys === undefined) {
@@ -51,7 +51,7 @@ function keysFor(code: string): Promise<RoomKeysV2> {
   return keys
 }
 
-function memberFor(secret: string): Promise<MemberKeysV2> {
+function memberFor (secret: string): Promise<MemberKeysV2> {
   return deriveMemberKeysV2(secret)
 }
 

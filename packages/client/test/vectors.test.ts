@@ -13,7 +13,7 @@ import {
 } from '../src/index.js'
 
 interface Vectors {
-  derivation: Array<{ code: string; normalized: string; roomId: string; roomHash: string }>
+  derivation: Array<{ code: string, normalized: string, roomId: string, roomHash: string }>
   envelope: Array<{
     code: string
     messageId: string
@@ -28,7 +28,7 @@ const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.ur
 
 // Each code is derived once (PBKDF2 is deliberately slow) and shared by every test.
 const derived = new Map<string, Promise<RoomKeys>>()
-function keysFor(code: string): Promise<RoomKeys> {
+function keysFor (code: string): Promise<RoomKeys> {
   const normalised = normalizeRoomCode(code)
   let keys = derived.get(normalised)
   if (keys === undefined) {

@@ -648,10 +648,11 @@ export class LoadClient {
     if (viewed.ok) {
       this.load.confirmed.add(id)
       this.#note(id, 'confirmed')
+    } else if (viewed.code === 'already-gone' && viewed.retried) {
+      // An earlier attempt may have been applied with its answer lost (a gateway or vault died, a timeout): the
+      // retry is then told `already-gone`. The test checks the message's tombstone before counting it confirmed.
+      this.load.confirmedAnswerLost.add(id)
     }
-    // An earlier attempt may have been applied with its answer lost (a gateway or vault died, a timeout): the
-    // retry is then told `already-gone`. The test checks the message's tombstone before counting it confirmed.
-    else if (viewed.code === 'already-gone' && viewed.retried) this.load.confirmedAnswerLost.add(id)
   }
 
   #note (id: string, what: string): void {

@@ -14,7 +14,6 @@ import {
   RoomLeaveReply, RoomLeaveRequest
 } from './vault-api.js'
 
-
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -23,7 +22,7 @@ export interface Codec<T> {
   readonly schema: TSchema
   check (value: unknown): value is T
   /** Parses and validates; `maxBytes` bounds the input before any parsing. */
-  decode (input: string | Uint8Array, maxBytes?: number): Result<T>
+    decode (input: string | Uint8Array, maxBytes?: number): Result<T>
 }
 
 function parse (input: string | Uint8Array, maxBytes: number): Result<unknown> {

@@ -38,7 +38,6 @@ export interface GatewayDeps {
   metrics?: ServiceMetrics
 }
 
-
 /** Same origin unless ALLOWED_ORIGINS lists others; a client that sends no Origin (not a browser) is not a cross-site risk. */
 export function originAllowed (request: FastifyRequest, allowed: readonly string[]): boolean {
   const origin = request.headers.origin

@@ -30,7 +30,6 @@ declare module 'fastify' {
   }
 }
 
-
 export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics('vault')
   const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }), clientErrorHandler: quietClientError })

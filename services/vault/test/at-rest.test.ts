@@ -67,13 +67,13 @@ t.test('a raw dump of the database holds neither the client envelope nor the pla
   }
   const dumps: Record<string, Buffer> = tools
     ? {
-        'COPY binary': await dump(h, 'psql', ['-c', 'COPY messages TO STDOUT (FORMAT binary)']),
-        'COPY text': await dump(h, 'psql', ['-c', 'COPY messages TO STDOUT']),
-        'pg_dump of every table': await dump(h, 'pg_dump', ['--data-only'])
-      }
+      'COPY binary': await dump(h, 'psql', ['-c', 'COPY messages TO STDOUT (FORMAT binary)']),
+      'COPY text': await dump(h, 'psql', ['-c', 'COPY messages TO STDOUT']),
+      'pg_dump of every table': await dump(h, 'pg_dump', ['--data-only'])
+    }
     : {
-        'rows of every table as text': Buffer.concat(await Promise.all(['rooms', 'members', 'presence', 'gateways', 'messages'].map(asText)))
-      }
+      'rows of every table as text': Buffer.concat(await Promise.all(['rooms', 'members', 'presence', 'gateways', 'messages'].map(asText)))
+    }
   t.comment(`dumps: ${Object.keys(dumps).join(', ')}`)
   // The dumps are real: they hold the sealed column, so the searches below would find the envelope were it stored as is.
   const sealed = await h.db.selectFrom('messages').select('sealed').execute()

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { harness, newMemberId, newRoomHash, vaultApi } from './helpers.js'
 
-
 t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits cleanly within the grace period', async (t) => {
   if (!await natsAvailable() && !strict()) {
     t.plan(0, 'skipped: a vault process needs a real NATS and none answered here (with CI=true this is a failure)')

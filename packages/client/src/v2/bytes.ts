@@ -5,7 +5,7 @@
 import { EPOCH_BYTES, MAX_EPOCH } from './params.js'
 
 /** Throws `TypeError` unless `value` is a Uint8Array, `RangeError` unless it has `length` bytes. */
-export function requireBytes(value: unknown, length: number, what: string): asserts value is Uint8Array {
+export function requireBytes (value: unknown, length: number, what: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`)
   if (value.length !== length) throw new RangeError(`${what} must be ${length} bytes, got ${value.length}`)
 }
@@ -15,7 +15,7 @@ export function requireBytes(value: unknown, length: number, what: string): asse
  * gives it) or a safe non-negative integer number; anything else throws `RangeError`
  * (or `TypeError` for another type).
  */
-export function encodeEpoch(epoch: bigint | number): Uint8Array<ArrayBuffer> {
+export function encodeEpoch (epoch: bigint | number): Uint8Array<ArrayBuffer> {
   let value: bigint
   if (typeof epoch === 'bigint') {
     value = epoch
@@ -32,6 +32,6 @@ export function encodeEpoch(epoch: bigint | number): Uint8Array<ArrayBuffer> {
 }
 
 /** A copy backed by its own ArrayBuffer, as Web Crypto's typings want. */
-export function copyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+export function copyBytes (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes)
 }

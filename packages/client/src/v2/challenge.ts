@@ -17,14 +17,14 @@ import { copyBytes, requireBytes } from './bytes.js'
 import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, WS_CHALLENGE_BYTES, WS_JOIN_CONTEXT } from './params.js'
 
 /** The bytes a joining member signs. Throws `RangeError` unless both inputs are 32 bytes. */
-export function joinChallengeMessage(challenge: Uint8Array, roomIdBytes: Uint8Array): Uint8Array<ArrayBuffer> {
+export function joinChallengeMessage (challenge: Uint8Array, roomIdBytes: Uint8Array): Uint8Array<ArrayBuffer> {
   requireBytes(challenge, WS_CHALLENGE_BYTES, 'challenge')
   requireBytes(roomIdBytes, ROOM_ID_BYTES, 'room id')
   return concatBytes(utf8(WS_JOIN_CONTEXT), challenge, roomIdBytes)
 }
 
 /** The 64-byte Ed25519 signature a member sends with `join` (signing key from `deriveMemberKeysV2`). */
-export async function signJoinChallenge(
+export async function signJoinChallenge (
   signingKey: WebCryptoKey,
   challenge: Uint8Array,
   roomIdBytes: Uint8Array
@@ -39,7 +39,7 @@ export async function signJoinChallenge(
  * `RangeError`; the member supplies the public key and signature, so any wrong value
  * there, a wrong length or a point that is not a valid key included, is just `false`.
  */
-export async function verifyJoinChallenge(
+export async function verifyJoinChallenge (
   signaturePublicKey: Uint8Array,
   challenge: Uint8Array,
   roomIdBytes: Uint8Array,

@@ -22,7 +22,7 @@ export class RoomCodeVersionError extends Error {
   readonly expected: RoomCodeVersion
   readonly found: RoomCodeVersion
 
-  constructor(expected: RoomCodeVersion, found: RoomCodeVersion) {
+  constructor (expected: RoomCodeVersion, found: RoomCodeVersion) {
     super(
       found === 1
         ? 'This is a version 1 room code; a version 2 room needs a version 2 code.'
@@ -34,7 +34,7 @@ export class RoomCodeVersionError extends Error {
 }
 
 /** A fresh v2 room code in normalised form (27 symbols, first symbol 8–F). */
-export function generateRoomCodeV2(): string {
+export function generateRoomCodeV2 (): string {
   // A v1 payload is 128 fresh random bits with the surplus bits 00; setting the lower
   // surplus bit in the first symbol keeps those 128 bits and marks version 2.
   const v1Payload = generateRoomCode().slice(0, ROOM_CODE_PAYLOAD_LENGTH)
@@ -48,7 +48,7 @@ export function generateRoomCodeV2(): string {
  * which it is. Throws `RoomCodeError` for anything that is not a code of either version
  * (a first symbol G–Z is 'check-failed', like any other typo).
  */
-export function parseRoomCode(input: string): { code: string; version: RoomCodeVersion } {
+export function parseRoomCode (input: string): { code: string, version: RoomCodeVersion } {
   const code = normalizeRoomCodeSymbols(input, HIGHEST_FIRST_SYMBOL)
   return { code, version: versionOfSymbol(code[0]!) }
 }
@@ -57,7 +57,7 @@ export function parseRoomCode(input: string): { code: string; version: RoomCodeV
  * The protocol version of a room code: first symbol 0–7 → 1, 8–F → 2. Accepts any
  * spelling `normalizeRoomCode` accepts; throws `RoomCodeError` if it is not a code.
  */
-export function codeVersion(code: string): RoomCodeVersion {
+export function codeVersion (code: string): RoomCodeVersion {
   return parseRoomCode(code).version
 }
 
@@ -65,17 +65,17 @@ export function codeVersion(code: string): RoomCodeVersion {
  * Canonical form of a v2 code. Throws `RoomCodeError` when the input is not a code at
  * all and `RoomCodeVersionError` (found 1) for a valid v1 code.
  */
-export function normalizeRoomCodeV2(input: string): string {
+export function normalizeRoomCodeV2 (input: string): string {
   const { code, version } = parseRoomCode(input)
   if (version !== 2) throw new RoomCodeVersionError(2, version)
   return code
 }
 
 /** Groups a v2 code for display exactly like v1 (`formatRoomCode`): nine groups of three joined by "-". */
-export function formatRoomCodeV2(code: string): string {
+export function formatRoomCodeV2 (code: string): string {
   return groupRoomCodeSymbols(normalizeRoomCodeV2(code))
 }
 
-function versionOfSymbol(symbol: string): RoomCodeVersion {
+function versionOfSymbol (symbol: string): RoomCodeVersion {
   return (crockfordValue(symbol)! & V2_FIRST_SYMBOL_FLAG) === 0 ? 1 : 2
 }

@@ -26,7 +26,7 @@ export class GroupInfoError extends Error {
   override readonly name = 'GroupInfoError'
   readonly reason: GroupInfoErrorReason
 
-  constructor(reason: GroupInfoErrorReason, message: string) {
+  constructor (reason: GroupInfoErrorReason, message: string) {
     super(message)
     this.reason = reason
   }
@@ -40,13 +40,13 @@ export interface SealGroupInfoOptions {
   iv?: Uint8Array
 }
 
-export function groupInfoAdditionalData(roomIdBytes: Uint8Array, epoch: bigint | number): Uint8Array<ArrayBuffer> {
+export function groupInfoAdditionalData (roomIdBytes: Uint8Array, epoch: bigint | number): Uint8Array<ArrayBuffer> {
   requireBytes(roomIdBytes, ROOM_ID_BYTES, 'room id')
   return concatBytes(utf8(GROUP_INFO_AAD_CONTEXT), roomIdBytes, encodeEpoch(epoch))
 }
 
 /** Seals the TLS-encoded GroupInfo (or MLSMessage carrying it) of `epoch` for the room of `keys`. */
-export async function sealGroupInfo(
+export async function sealGroupInfo (
   keys: RoomKeysV2,
   epoch: bigint | number,
   groupInfo: Uint8Array,
@@ -71,7 +71,7 @@ export async function sealGroupInfo(
  * Opens a sealed GroupInfo that claims to be of `epoch` in the room of `keys`. Throws
  * `GroupInfoError` ('malformed' or 'authentication'); never returns unauthenticated bytes.
  */
-export async function openGroupInfo(
+export async function openGroupInfo (
   keys: RoomKeysV2,
   epoch: bigint | number,
   sealed: Uint8Array

@@ -17,7 +17,7 @@ import { ED25519_PUBLIC_KEY_BYTES, GROUP_ID_BYTES, JOIN_PROOF_BYTES, JOIN_PROOF_
  * The bytes the proof authenticates. Throws `RangeError` for a group id or public key
  * that is not 32 bytes or an epoch outside uint64.
  */
-export function joinProofMessage(
+export function joinProofMessage (
   groupId: Uint8Array,
   epoch: bigint | number,
   signaturePublicKey: Uint8Array
@@ -28,7 +28,7 @@ export function joinProofMessage(
 }
 
 /** The 32-byte join proof (`joinKey` from `deriveRoomKeysV2`). */
-export async function computeJoinProof(
+export async function computeJoinProof (
   joinKey: WebCryptoKey,
   groupId: Uint8Array,
   epoch: bigint | number,
@@ -44,7 +44,7 @@ export async function computeJoinProof(
  * `computeJoinProof`'s (they come from the verifier's own MLS state); a proof that is
  * not exactly 32 bytes is simply not valid.
  */
-export async function verifyJoinProof(
+export async function verifyJoinProof (
   joinKey: WebCryptoKey,
   groupId: Uint8Array,
   epoch: bigint | number,

@@ -41,7 +41,7 @@ export interface RoomKeysV2 {
  * `RoomCodeError` if it is not a code and `RoomCodeVersionError` for a v1 code, before
  * any work. Costs one PBKDF2 run at 600 000 iterations: cache the result per room.
  */
-export async function deriveRoomKeysV2(code: string): Promise<RoomKeysV2> {
+export async function deriveRoomKeysV2 (code: string): Promise<RoomKeysV2> {
   const master = await deriveMasterV2(normalizeRoomCodeV2(code))
   const crypto = subtle()
   const roomIdBytes = new Uint8Array(await crypto.deriveBits(hkdfParams(HKDF_INFO_ROOM_ID_V2), master, CODE_KEY_BYTES * 8))
@@ -66,7 +66,7 @@ export async function deriveRoomKeysV2(code: string): Promise<RoomKeysV2> {
  * The master secret of a NORMALISED v2 code as a non-extractable HKDF key. Internal:
  * deriveRoomKeysV2 and the test-vector generator (which needs the raw code keys) use it.
  */
-export async function deriveMasterV2(normalisedCode: string): Promise<WebCryptoKey> {
+export async function deriveMasterV2 (normalisedCode: string): Promise<WebCryptoKey> {
   const crypto = subtle()
   const password = await crypto.importKey('raw', utf8(normalisedCode), 'PBKDF2', false, ['deriveBits'])
   const masterBits = await crypto.deriveBits(
@@ -79,6 +79,6 @@ export async function deriveMasterV2(normalisedCode: string): Promise<WebCryptoK
   return master
 }
 
-export function hkdfParams(info: string) {
+export function hkdfParams (info: string) {
   return { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) }
 }

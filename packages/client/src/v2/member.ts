@@ -58,7 +58,7 @@ export interface MemberKeysV2 {
  * Derives a member's v2 keys from its secret (base64url of 32 bytes, as `newMemberSecret`
  * makes, or the 32 bytes themselves). Throws `TypeError` for anything else.
  */
-export async function deriveMemberKeysV2(secret: string | Uint8Array): Promise<MemberKeysV2> {
+export async function deriveMemberKeysV2 (secret: string | Uint8Array): Promise<MemberKeysV2> {
   const secretBytes = decodeMemberSecret(secret)
   const crypto = subtle()
   const hkdfKey = await crypto.importKey('raw', secretBytes, 'HKDF', false, ['deriveBits'])
@@ -79,9 +79,9 @@ export async function deriveMemberKeysV2(secret: string | Uint8Array): Promise<M
  * JWK export of the private key carries it (`x`), so the seed is imported once as an
  * extractable key for that export and again, non-extractable, for use.
  */
-export async function importEd25519Seed(
+export async function importEd25519Seed (
   seed: Uint8Array
-): Promise<{ signingKey: WebCryptoKey; publicKey: Uint8Array<ArrayBuffer> }> {
+): Promise<{ signingKey: WebCryptoKey, publicKey: Uint8Array<ArrayBuffer> }> {
   requireBytes(seed, ED25519_SEED_BYTES, 'Ed25519 seed')
   const crypto = subtle()
   const pkcs8 = concatBytes(ED25519_PKCS8_PREFIX, seed)
@@ -99,7 +99,7 @@ export async function importEd25519Seed(
 }
 
 /** base64url(first 16 bytes of SHA-256("ephemeral-chat/v2/member-id" ‖ public key)). */
-export async function memberIdFromPublicKey(signaturePublicKey: Uint8Array): Promise<string> {
+export async function memberIdFromPublicKey (signaturePublicKey: Uint8Array): Promise<string> {
   requireBytes(signaturePublicKey, ED25519_PUBLIC_KEY_BYTES, 'signature public key')
   const digest = await sha256(concatBytes(utf8(MEMBER_ID_CONTEXT_V2), signaturePublicKey))
   return encodeBase64url(digest.subarray(0, MEMBER_ID_BYTES_V2))
@@ -111,7 +111,7 @@ export async function memberIdFromPublicKey(signaturePublicKey: Uint8Array): Pro
  * symbols, four groups of four. Stable for a member within a room (its key is derived
  * from its per-room secret); unrelated to the member id, which the server sees.
  */
-export async function memberFingerprint(signaturePublicKey: Uint8Array): Promise<string> {
+export async function memberFingerprint (signaturePublicKey: Uint8Array): Promise<string> {
   requireBytes(signaturePublicKey, ED25519_PUBLIC_KEY_BYTES, 'signature public key')
   const digest = await sha256(concatBytes(utf8(MEMBER_FINGERPRINT_CONTEXT), signaturePublicKey))
   const symbols = encodeCrockford(digest.subarray(0, MEMBER_FINGERPRINT_BYTES), (MEMBER_FINGERPRINT_BYTES * 8) / 5)
@@ -122,7 +122,7 @@ export async function memberFingerprint(signaturePublicKey: Uint8Array): Promise
   return groups.join(MEMBER_FINGERPRINT_SEPARATOR)
 }
 
-function decodeMemberSecret(secret: string | Uint8Array): Uint8Array<ArrayBuffer> {
+function decodeMemberSecret (secret: string | Uint8Array): Uint8Array<ArrayBuffer> {
   let bytes: Uint8Array<ArrayBuffer>
   if (typeof secret === 'string') {
     try {

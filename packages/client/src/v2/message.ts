@@ -15,7 +15,7 @@ import { MESSAGE_AAD_CONTEXT_V2 } from './params.js'
 const CONTEXT = utf8(MESSAGE_AAD_CONTEXT_V2)
 
 /** The authenticated data for a message id (base64url of 16 bytes, as `newMessageId` makes, or the bytes). */
-export function messageAuthenticatedData(messageId: string | Uint8Array): Uint8Array<ArrayBuffer> {
+export function messageAuthenticatedData (messageId: string | Uint8Array): Uint8Array<ArrayBuffer> {
   const id = typeof messageId === 'string' ? decodeMessageId(messageId) : messageId
   requireBytes(id, MESSAGE_ID_BYTES, 'message id')
   return concatBytes(CONTEXT, id)
@@ -25,13 +25,13 @@ export function messageAuthenticatedData(messageId: string | Uint8Array): Uint8A
  * The message id (base64url) that authenticated data names, for checking it against
  * the card's id; `undefined` if it is not v2 message authenticated data.
  */
-export function messageIdFromAuthenticatedData(authenticatedData: Uint8Array): string | undefined {
+export function messageIdFromAuthenticatedData (authenticatedData: Uint8Array): string | undefined {
   if (authenticatedData.length !== CONTEXT.length + MESSAGE_ID_BYTES) return undefined
   for (let i = 0; i < CONTEXT.length; i++) if (authenticatedData[i] !== CONTEXT[i]) return undefined
   return encodeBase64url(authenticatedData.subarray(CONTEXT.length))
 }
 
-function decodeMessageId(text: string): Uint8Array {
+function decodeMessageId (text: string): Uint8Array {
   try {
     return decodeBase64url(text)
   } catch (error) {

@@ -78,7 +78,6 @@ function roomHashHex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-
 t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within the grace period', async (t) => {
   if (!await natsAvailable() && !strict()) {
     t.plan(0, 'skipped: a gateway process needs a real NATS and none answered here (with CI=true this is a failure)')
