@@ -116,4 +116,5 @@ export function sumValues (map: ReadonlyMap<unknown, number>): number {
 
 export const b64 = (bytes: number): string => randomBytes(bytes).toString('base64url')
 
-export { freePort } from '@ephemeral-chat/testkit'
+// The subpath, not the package: testkit's index loads tap, whose root test would time the bench out after 30 s.
+export { freePort } from '@ephemeral-chat/testkit/ports'
