@@ -102,6 +102,7 @@ export function codeErrorText (error: RoomCodeError): string {
   switch (error.reason) {
     case 'empty': return 'Enter the room code you were given.'
     case 'check-failed': return 'This code has a typo: a character is wrong or two are swapped. Compare it with the original and try again.'
+    case 'newer-version': return 'This code is for a newer kind of room that this version of the chat cannot open yet. Ask whoever shared it which site it is for.'
     case 'wrong-length':
     case 'invalid-character': return `${error.message} Compare it with the original and try again.`
   }

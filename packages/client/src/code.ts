@@ -20,7 +20,8 @@ export const ROOM_CODE_LENGTH = 27
 export const ROOM_CODE_GROUP_SIZE = 3
 export const ROOM_CODE_SEPARATOR = '-'
 
-export type RoomCodeErrorReason = 'empty' | 'invalid-character' | 'wrong-length' | 'check-failed'
+/** `newer-version`: a well-formed code of a later protocol version (first symbol 8–F, see src/v2/code.ts) given where only v1 codes are read. */
+export type RoomCodeErrorReason = 'empty' | 'invalid-character' | 'wrong-length' | 'check-failed' | 'newer-version'
 
 export class RoomCodeError extends Error {
   override readonly name = 'RoomCodeError'
@@ -64,12 +65,16 @@ const SEPARATORS = new Set([
 // Crockford's decoding rule for the look-alike letters.
 const LOOK_ALIKES: ReadonlyMap<string, string> = new Map([['O', '0'], ['I', '1'], ['L', '1']])
 
+/** First symbols 0–7 are v1 codes, 8–F v2 codes (the two bits above the 128 random ones); G–Z are no code. */
+const HIGHEST_FIRST_VALUE_OF_ANY_VERSION = 15
+
 /**
  * Canonical form of a typed or pasted room code: upper-case (ASCII only), separators
  * dropped, O→0 and I/L→1. Throws `RoomCodeError` when nothing is left ('empty'), on any
- * other character ('invalid-character'), when the length is not 27 ('wrong-length'), and
- * when the check symbol does not match or the first symbol exceeds 7 so the code cannot
- * come from 128 bits ('check-failed').
+ * other character ('invalid-character'), when the length is not 27 ('wrong-length'),
+ * when the check symbol does not match or the first symbol exceeds F so the code is
+ * no code of any version ('check-failed'), and for a valid v2 code, first symbol 8–F
+ * ('newer-version').
  */
 export function normalizeRoomCode (input: string): string {
   return normalizeRoomCodeSymbols(input, 7)
@@ -99,8 +104,11 @@ export function normalizeRoomCodeSymbols (input: string, maxFirstValue: number):
       `A room code has ${ROOM_CODE_LENGTH} characters; this one has ${out.length}.`
     )
   }
-  if (crockfordValue(out[0]!)! > maxFirstValue || !luhn32IsValid(out)) {
+  if (!luhn32IsValid(out) || crockfordValue(out[0]!)! > HIGHEST_FIRST_VALUE_OF_ANY_VERSION) {
     throw new RoomCodeError('check-failed', 'This room code has a typo: check it and try again.')
+  }
+  if (crockfordValue(out[0]!)! > maxFirstValue) {
+    throw new RoomCodeError('newer-version', 'This code is for a newer kind of room (protocol v2) that this version of the chat cannot open.')
   }
   return out
 }

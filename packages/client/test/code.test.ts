@@ -117,9 +117,13 @@ void t.test('too few or too many symbols is the wrong length', (t) => {
   t.end()
 })
 
-void t.test('a first symbol above 7 cannot come from 128 bits and fails the check', (t) => {
-  const payload = '8' + generateRoomCode().slice(1, 26)
-  t.equal(reasonOf(payload + luhn32CheckSymbol(payload)), 'check-failed')
+void t.test('a first symbol 8–F is a newer (v2) code, not a typo; above F it fails the check', (t) => {
+  for (const first of ['8', 'F']) {
+    const payload = first + generateRoomCode().slice(1, 26)
+    t.equal(reasonOf(payload + luhn32CheckSymbol(payload)), 'newer-version', first)
+  }
+  const payload = 'G' + generateRoomCode().slice(1, 26)
+  t.equal(reasonOf(payload + luhn32CheckSymbol(payload)), 'check-failed', 'G cannot come from 130 bits')
   t.end()
 })
 
