@@ -2,8 +2,8 @@ import { BusError, type Bus, type MessageHandler, type RequestHandler, type Requ
 import { newMessageId, sealMessage } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
 import WebSocket from 'ws'
-import t from 'tap'
-import { connectClient, deployment, newRoom } from '../../src/stack.js'
+import t, { type Test } from 'tap'
+import { connectClient, deployment, newRoom, type GatewayDeployConfig } from '../../src/stack.js'
 
 t.test('with the vault down a send fails as unavailable; the retry after it returns stores exactly one copy', async (t) => {
   const d = await deployment(t)
@@ -85,17 +85,23 @@ function outage (bus: Bus): { bus: Bus, away: boolean, reconnected: () => void }
   return control
 }
 
-t.test('after a NATS reconnect that comes before the vault is back, the catch-up is asked again and the card missed meanwhile arrives', async (t) => {
+/** Alice and Bob in one room through two gateways; Bob's gateway reaches NATS through `outage`. */
+async function twoGatewaysOneRoom (t: Test, bobsGatewaySettings: Partial<GatewayDeployConfig> = {}) {
   const d = await deployment(t)
   await d.startVault()
   let link: ReturnType<typeof outage> | undefined
-  const bobsGateway = await d.startGateway({}, (bus) => (link = outage(bus)).bus)
+  const bobsGateway = await d.startGateway(bobsGatewaySettings, (bus) => (link = outage(bus)).bus)
   const alicesGateway = await d.startGateway()
   if (link === undefined) throw new Error('no link')
   const { keys } = await newRoom()
   const alice = await connectClient(t, alicesGateway.wsUrl, keys)
   const bob = await connectClient(t, bobsGateway.wsUrl, keys)
   await waitFor('both present', () => bob.events.presence.at(-1)?.members === 2)
+  return { link, bobsGateway, alice, bob }
+}
+
+t.test('after a NATS reconnect that comes before the vault is back, the catch-up is asked again and the card missed meanwhile arrives', async (t) => {
+  const { link, bobsGateway, alice, bob } = await twoGatewaysOneRoom(t)
 
   // Bob's gateway loses NATS; meanwhile Alice's message is stored and its card published.
   link.away = true
@@ -115,16 +121,7 @@ t.test('after a NATS reconnect that comes before the vault is back, the catch-up
 })
 
 t.test('a connection the vault still cannot catch up after CATCH_UP_GIVE_UP is closed with 1013; its client rejoins and gets the card once the vault answers', async (t) => {
-  const d = await deployment(t)
-  await d.startVault()
-  let link: ReturnType<typeof outage> | undefined
-  const bobsGateway = await d.startGateway({ catchUpGiveUpMs: 600 }, (bus) => (link = outage(bus)).bus)
-  const alicesGateway = await d.startGateway()
-  if (link === undefined) throw new Error('no link')
-  const { keys } = await newRoom()
-  const alice = await connectClient(t, alicesGateway.wsUrl, keys)
-  const bob = await connectClient(t, bobsGateway.wsUrl, keys)
-  await waitFor('both present', () => bob.events.presence.at(-1)?.members === 2)
+  const { link, alice, bob } = await twoGatewaysOneRoom(t, { catchUpGiveUpMs: 600 })
 
   link.away = true
   const sent = await alice.session.send('sent during a long vault outage')
