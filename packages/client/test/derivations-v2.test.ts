@@ -18,9 +18,11 @@ import {
   sealGroupInfo,
   signJoinChallenge,
   verifyJoinChallenge,
+  isSmallOrderEd25519Key,
   verifyJoinProof,
   type RoomKeysV2
 } from '../src/index.js'
+import { sealGroupInfoWithIv } from '../src/v2/group-info.js'
 import type { VectorsV2 } from './vectors-v2.test.js'
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors-v2.json', import.meta.url), 'utf8')) as VectorsV2
@@ -116,6 +118,51 @@ void t.test('join proof inputs of the wrong length are errors', async (t) => {
   await t.rejects(computeJoinProof(joinKey, bytes(32), 0n, bytes(33)), { name: 'RangeError', message: /signature public key/ })
   await t.rejects(computeJoinProof(joinKey, bytes(32), -1n, bytes(32)), RangeError)
   await t.rejects(verifyJoinProof(joinKey, bytes(31), 0n, bytes(32), bytes(32)), RangeError)
+  await t.rejects(verifyJoinProof(joinKey, bytes(32), 2n ** 64n, bytes(32), bytes(32)), RangeError)
+})
+
+void t.test('a joiner\'s key of the wrong length (it comes from the commit) makes a join proof false, not an error', async (t) => {
+  const { joinKey } = await keysPromise
+  const groupId = bytes(32, 1)
+  const proof = await computeJoinProof(joinKey, groupId, 5n, bytes(32, 3))
+  for (const length of [0, 31, 33]) {
+    t.equal(await verifyJoinProof(joinKey, groupId, 5n, bytes(length, 3), proof), false, `a ${length}-byte key`)
+  }
+})
+
+void t.test('a public key of small order never verifies a challenge, though a forged signature is valid under it', async (t) => {
+  const keys = await keysPromise
+  const challenge = bytes(32, 9)
+  // The identity point as the key, and R = identity, S = 0 as the signature: [S]B = R + [k]A for every message.
+  const identity = new Uint8Array(32)
+  identity[0] = 1
+  const forged = new Uint8Array(64)
+  forged[0] = 1
+  const raw = await globalThis.crypto.subtle.importKey('raw', identity, { name: 'Ed25519' }, false, ['verify']).then(
+    async (key) => globalThis.crypto.subtle.verify({ name: 'Ed25519' }, key, forged, new Uint8Array([1, 2, 3])),
+    () => false
+  )
+  t.comment(`this runtime's Web Crypto ${raw ? 'accepts' : 'refuses'} the forged signature under the identity key`)
+  t.equal(await verifyJoinChallenge(identity, challenge, keys.roomIdBytes, forged), false, 'the identity key and the forged signature')
+  const smallOrder = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'
+  ]
+  for (const hex of smallOrder) {
+    for (const signBit of [0, 0x80]) {
+      const key = Uint8Array.from(Buffer.from(hex, 'hex'))
+      key[31] = key[31]! | signBit
+      t.ok(isSmallOrderEd25519Key(key), `${hex.slice(0, 8)}… (sign ${signBit === 0 ? 0 : 1}) is of small order`)
+      t.equal(await verifyJoinChallenge(key, challenge, keys.roomIdBytes, forged), false)
+    }
+  }
+  const member = await deriveMemberKeysV2(newMemberSecret())
+  t.notOk(isSmallOrderEd25519Key(member.signaturePublicKey), 'a derived member key is not')
 })
 
 void t.test('a sealed GroupInfo opens only in its room and epoch, untampered', async (t) => {
@@ -148,7 +195,7 @@ void t.test('GroupInfo sizes are bounded and wrong lengths are refused', async (
   t.equal((await openGroupInfo(keys, 0n, largest)).length, MAX_GROUP_INFO_BYTES)
   await t.rejects(openGroupInfo(keys, 0n, new Uint8Array(28)), { name: 'GroupInfoError', reason: 'malformed' }, 'IV and tag but nothing sealed')
   await t.rejects(openGroupInfo(keys, 0n, new Uint8Array(MAX_SEALED_GROUP_INFO_BYTES + 1)), { name: 'GroupInfoError', reason: 'malformed' })
-  await t.rejects(sealGroupInfo(keys, 0n, bytes(10), { iv: bytes(16) }), { name: 'RangeError', message: /IV must be 12 bytes/ })
+  await t.rejects(sealGroupInfoWithIv(keys, 0n, bytes(10), bytes(16)), { name: 'RangeError', message: /IV must be 12 bytes/ })
   await t.rejects(sealGroupInfo(keys, 2n ** 64n, bytes(10)), RangeError)
   await t.rejects(sealGroupInfo({ ...keys, roomIdBytes: bytes(31) }, 0n, bytes(10)), RangeError)
   t.ok(new GroupInfoError('size', 'x') instanceof Error)

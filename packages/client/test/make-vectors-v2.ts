@@ -14,9 +14,9 @@ import {
   joinChallengeMessage,
   messageAuthenticatedData,
   normalizeRoomCodeV2,
-  sealGroupInfo,
   signJoinChallenge
 } from '../src/index.js'
+import { sealGroupInfoWithIv } from '../src/v2/group-info.js'
 import { deriveMasterV2, hkdfParams } from '../src/v2/keys.js'
 import { CODE_KEY_BYTES, HKDF_INFO_GROUP_INFO_KEY, HKDF_INFO_JOIN_KEY } from '../src/v2/params.js'
 
@@ -139,7 +139,7 @@ for (const { code, epoch, iv, groupInfo } of GROUP_INFOS) {
     epoch,
     groupInfo,
     iv,
-    sealed: toHex(await sealGroupInfo(keys, BigInt(epoch), hex(groupInfo), { iv: hex(iv) }))
+    sealed: toHex(await sealGroupInfoWithIv(keys, BigInt(epoch), hex(groupInfo), hex(iv)))
   })
 }
 

@@ -48,6 +48,7 @@ export async function verifyJoinChallenge (
   const message = joinChallengeMessage(challenge, roomIdBytes)
   if (!(signaturePublicKey instanceof Uint8Array) || signaturePublicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false
   if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) return false
+  if (isSmallOrderEd25519Key(signaturePublicKey)) return false
   const crypto = subtle()
   try {
     const key = await crypto.importKey('raw', copyBytes(signaturePublicKey), { name: 'Ed25519' }, false, ['verify'])
@@ -56,4 +57,29 @@ export async function verifyJoinChallenge (
     // An encoding that is not a curve point: no signature can be valid under it.
     return false
   }
+}
+
+/**
+ * The encodings of the eight points of small order (the identity, the point of order 2,
+ * those of order 4 and 8), as their y coordinate with the sign bit of x cleared, the
+ * non-canonical y = p and y = p + 1 included. Web Crypto (OpenSSL) accepts such a public
+ * key, and under it a forged signature verifies for every message (for the identity:
+ * R = identity, S = 0), so it proves no possession of anything. Computed from the curve
+ * equation (the order-8 points have d·y⁴ + 2y² − 1 = 0).
+ */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000', // y = 0: order 4
+  '0100000000000000000000000000000000000000000000000000000000000000', // y = 1: the identity
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', // order 8
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p − 1: order 2
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // y = p (≡ 0): order 4
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f' // y = p + 1 (≡ 1): the identity
+]
+
+/** Whether a 32-byte Ed25519 public key encodes a point of small order (either sign of x). */
+export function isSmallOrderEd25519Key (key: Uint8Array): boolean {
+  let hex = ''
+  for (let i = 0; i < key.length; i++) hex += (i === 31 ? key[i]! & 0x7f : key[i]!).toString(16).padStart(2, '0')
+  return SMALL_ORDER_Y.includes(hex)
 }

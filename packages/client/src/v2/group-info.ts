@@ -35,29 +35,37 @@ export class GroupInfoError extends Error {
 /** The largest sealed GroupInfo: IV + MAX_GROUP_INFO_BYTES + tag. */
 export const MAX_SEALED_GROUP_INFO_BYTES = GROUP_INFO_IV_BYTES + MAX_GROUP_INFO_BYTES + GROUP_INFO_TAG_BYTES
 
-export interface SealGroupInfoOptions {
-  /** Fixed IV for test vectors only. Reusing an IV under one key breaks AES-GCM: never set it otherwise. */
-  iv?: Uint8Array
-}
-
 export function groupInfoAdditionalData (roomIdBytes: Uint8Array, epoch: bigint | number): Uint8Array<ArrayBuffer> {
   requireBytes(roomIdBytes, ROOM_ID_BYTES, 'room id')
   return concatBytes(utf8(GROUP_INFO_AAD_CONTEXT), roomIdBytes, encodeEpoch(epoch))
 }
 
-/** Seals the TLS-encoded GroupInfo (or MLSMessage carrying it) of `epoch` for the room of `keys`. */
+/** Seals the TLS-encoded GroupInfo (or MLSMessage carrying it) of `epoch` for the room of `keys`, under a fresh random IV. */
 export async function sealGroupInfo (
   keys: RoomKeysV2,
   epoch: bigint | number,
+  groupInfo: Uint8Array
+): Promise<Uint8Array<ArrayBuffer>> {
+  return sealGroupInfoWithIv(keys, epoch, groupInfo, randomBytes(GROUP_INFO_IV_BYTES))
+}
+
+/**
+ * `sealGroupInfo` with a given IV, for the test vectors only: reusing an IV under the room's
+ * long-lived GroupInfo key would break AES-GCM (confidentiality and authentication), so this
+ * is not exported from the SDK's index.
+ */
+export async function sealGroupInfoWithIv (
+  keys: RoomKeysV2,
+  epoch: bigint | number,
   groupInfo: Uint8Array,
-  options: SealGroupInfoOptions = {}
+  fixedIv: Uint8Array
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (!(groupInfo instanceof Uint8Array)) throw new TypeError('GroupInfo must be a Uint8Array')
   if (groupInfo.length === 0 || groupInfo.length > MAX_GROUP_INFO_BYTES) {
     throw new GroupInfoError('size', `GroupInfo must be 1 to ${MAX_GROUP_INFO_BYTES} bytes, got ${groupInfo.length}`)
   }
   const aad = groupInfoAdditionalData(keys.roomIdBytes, epoch)
-  const iv = options.iv === undefined ? randomBytes(GROUP_INFO_IV_BYTES) : copyBytes(options.iv)
+  const iv = copyBytes(fixedIv)
   requireBytes(iv, GROUP_INFO_IV_BYTES, 'IV')
   const ct = await subtle().encrypt(
     { name: 'AES-GCM', iv, additionalData: aad, tagLength: GROUP_INFO_TAG_BYTES * 8 },

@@ -1,7 +1,7 @@
 // Protocol v2 (MLS rooms): the code-derived keys and member identity around the MLS
 // group. See docs/architecture.md §10.
 export { encodeEpoch } from './bytes.js'
-export { joinChallengeMessage, signJoinChallenge, verifyJoinChallenge } from './challenge.js'
+export { isSmallOrderEd25519Key, joinChallengeMessage, signJoinChallenge, verifyJoinChallenge } from './challenge.js'
 export {
   codeVersion,
   formatRoomCodeV2,
@@ -17,8 +17,7 @@ export {
   groupInfoAdditionalData,
   MAX_SEALED_GROUP_INFO_BYTES,
   openGroupInfo,
-  sealGroupInfo,
-  type SealGroupInfoOptions
+  sealGroupInfo
 } from './group-info.js'
 export { computeJoinProof, joinProofMessage, verifyJoinProof } from './join-proof.js'
 export { deriveRoomKeysV2, type RoomKeysV2 } from './keys.js'

@@ -40,9 +40,9 @@ export async function computeJoinProof (
 
 /**
  * Whether `proof` is valid for this group, epoch and key. Compared in constant time by
- * Web Crypto's HMAC verify. The group id, epoch and key are checked like
- * `computeJoinProof`'s (they come from the verifier's own MLS state); a proof that is
- * not exactly 32 bytes is simply not valid.
+ * Web Crypto's HMAC verify. The group id and epoch come from the verifier's own MLS
+ * state and are checked like `computeJoinProof`'s (`RangeError`); the key and the proof
+ * come from the joiner's commit, so a key or proof of the wrong length is just `false`.
  */
 export async function verifyJoinProof (
   joinKey: WebCryptoKey,
@@ -51,7 +51,10 @@ export async function verifyJoinProof (
   signaturePublicKey: Uint8Array,
   proof: Uint8Array
 ): Promise<boolean> {
-  const message = joinProofMessage(groupId, epoch, signaturePublicKey)
+  requireBytes(groupId, GROUP_ID_BYTES, 'group id')
+  encodeEpoch(epoch)
+  if (!(signaturePublicKey instanceof Uint8Array) || signaturePublicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false
   if (!(proof instanceof Uint8Array) || proof.length !== JOIN_PROOF_BYTES) return false
+  const message = joinProofMessage(groupId, epoch, signaturePublicKey)
   return subtle().verify({ name: 'HMAC' }, joinKey, copyBytes(proof), message)
 }
