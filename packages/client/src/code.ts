@@ -46,11 +46,14 @@ export function formatRoomCode (code: string): string {
 
 /** Groups an already normalised code of any version for display. Internal to the SDK. */
 export function groupRoomCodeSymbols (normalised: string): string {
+  return groupSymbols(normalised, ROOM_CODE_GROUP_SIZE, ROOM_CODE_SEPARATOR)
+}
+
+/** `symbols` in groups of `size` (the last may be shorter) joined by `separator`, for reading aloud. Internal to the SDK. */
+export function groupSymbols (symbols: string, size: number, separator: string): string {
   const groups: string[] = []
-  for (let i = 0; i < normalised.length; i += ROOM_CODE_GROUP_SIZE) {
-    groups.push(normalised.slice(i, i + ROOM_CODE_GROUP_SIZE))
-  }
-  return groups.join(ROOM_CODE_SEPARATOR)
+  for (let i = 0; i < symbols.length; i += size) groups.push(symbols.slice(i, i + size))
+  return groups.join(separator)
 }
 
 // Separators people and software put into codes: ASCII space and tab, line breaks from

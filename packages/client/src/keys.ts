@@ -38,27 +38,40 @@ export interface RoomKeys {
  * PBKDF2 run at 600 000 iterations: cache the result per room.
  */
 export async function deriveRoomKeys (code: string): Promise<RoomKeys> {
-  const normalised = normalizeRoomCode(code)
+  const master = await deriveMasterKey(normalizeRoomCode(code), PBKDF2_SALT)
   const crypto = subtle()
-  const password = await crypto.importKey('raw', utf8(normalised), 'PBKDF2', false, ['deriveBits'])
-  const masterBits = await crypto.deriveBits(
-    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8(PBKDF2_SALT), iterations: PBKDF2_ITERATIONS },
-    password,
-    MASTER_SECRET_BITS
-  )
-  const master = await crypto.importKey('raw', masterBits, 'HKDF', false, ['deriveBits', 'deriveKey'])
-  new Uint8Array(masterBits).fill(0)
-
-  const hkdf = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) })
-  const roomIdBytes = new Uint8Array(await crypto.deriveBits(hkdf(HKDF_INFO_ROOM_ID), master, ROOM_ID_BYTES * 8))
+  const roomIdBytes = new Uint8Array(await crypto.deriveBits(hkdfParams(HKDF_INFO_ROOM_ID), master, ROOM_ID_BYTES * 8))
   const messageKey = await crypto.deriveKey(
-    hkdf(HKDF_INFO_MESSAGE_KEY),
+    hkdfParams(HKDF_INFO_MESSAGE_KEY),
     master,
     { name: 'AES-GCM', length: 256 },
     false,
     ['encrypt', 'decrypt']
   )
   return Object.freeze({ roomId: encodeBase64url(roomIdBytes), roomIdBytes, messageKey })
+}
+
+/**
+ * PBKDF2-HMAC-SHA256(UTF-8 normalised code, `salt`, 600 000 iterations, 256 bits) as a
+ * non-extractable HKDF key: the master secret of either protocol version (the salt names
+ * the version). The raw bits are zeroed once imported. Internal to the SDK.
+ */
+export async function deriveMasterKey (normalisedCode: string, salt: string): Promise<WebCryptoKey> {
+  const crypto = subtle()
+  const password = await crypto.importKey('raw', utf8(normalisedCode), 'PBKDF2', false, ['deriveBits'])
+  const masterBits = await crypto.deriveBits(
+    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8(salt), iterations: PBKDF2_ITERATIONS },
+    password,
+    MASTER_SECRET_BITS
+  )
+  const master = await crypto.importKey('raw', masterBits, 'HKDF', false, ['deriveBits', 'deriveKey'])
+  new Uint8Array(masterBits).fill(0)
+  return master
+}
+
+/** HKDF-SHA256 with an empty salt and `info` as UTF-8, as every derivation of both versions uses it. Internal to the SDK. */
+export function hkdfParams (info: string) {
+  return { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) }
 }
 
 /** Hex SHA-256 of the 32 room id bytes: what the gateway computes, stores and names subjects with. */

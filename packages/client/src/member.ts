@@ -19,17 +19,31 @@ export function newMemberSecret (): string {
  * text. Throws `TypeError` unless `secret` is strict base64url of exactly 32 bytes.
  */
 export async function memberIdFromSecret (secret: string): Promise<string> {
+  return encodeBase64url((await sha256(decodeMemberSecret(secret))).subarray(0, MEMBER_ID_BYTES))
+}
+
+/**
+ * The 32 bytes of a member secret (strict base64url, or the bytes themselves, copied), for
+ * either protocol version. Throws `TypeError` for anything else. Internal to the SDK.
+ */
+export function decodeMemberSecret (secret: string | Uint8Array): Uint8Array<ArrayBuffer> {
   let bytes: Uint8Array<ArrayBuffer>
-  try {
-    bytes = decodeBase64url(secret)
-  } catch (error) {
-    if (error instanceof Base64urlError) throw new TypeError(`member secret is not base64url: ${error.message}`)
-    throw error
+  if (typeof secret === 'string') {
+    try {
+      bytes = decodeBase64url(secret)
+    } catch (error) {
+      if (error instanceof Base64urlError) throw new TypeError(`member secret is not base64url: ${error.message}`)
+      throw error
+    }
+  } else if (secret instanceof Uint8Array) {
+    bytes = new Uint8Array(secret)
+  } else {
+    throw new TypeError('member secret must be a base64url string or a Uint8Array')
   }
   if (bytes.length !== MEMBER_SECRET_BYTES) {
     throw new TypeError(`member secret must be ${MEMBER_SECRET_BYTES} bytes, got ${bytes.length}`)
   }
-  return encodeBase64url((await sha256(bytes)).subarray(0, MEMBER_ID_BYTES))
+  return bytes
 }
 
 /** 16 random bytes, base64url without padding (22 characters); made by the sender of a message. */

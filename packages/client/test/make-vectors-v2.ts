@@ -17,7 +17,8 @@ import {
   signJoinChallenge
 } from '../src/index.js'
 import { sealGroupInfoWithIv } from '../src/v2/group-info.js'
-import { deriveMasterV2, hkdfParams } from '../src/v2/keys.js'
+import { hkdfParams } from '../src/keys.js'
+import { deriveMasterV2 } from '../src/v2/keys.js'
 import { CODE_KEY_BYTES, HKDF_INFO_GROUP_INFO_KEY, HKDF_INFO_JOIN_KEY } from '../src/v2/params.js'
 
 const CODES = [

@@ -12,7 +12,7 @@
 // has too. packages/protocol stays free of crypto.
 
 import { ROOM_ID_BYTES } from '@ephemeral-chat/protocol'
-import { concatBytes, subtle, utf8, type WebCryptoKey } from '../webcrypto.js'
+import { concatBytes, subtle, toHex, utf8, type WebCryptoKey } from '../webcrypto.js'
 import { copyBytes, requireBytes } from './bytes.js'
 import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, WS_CHALLENGE_BYTES, WS_JOIN_CONTEXT } from './params.js'
 
@@ -79,7 +79,7 @@ const SMALL_ORDER_Y = [
 
 /** Whether a 32-byte Ed25519 public key encodes a point of small order (either sign of x). */
 export function isSmallOrderEd25519Key (key: Uint8Array): boolean {
-  let hex = ''
-  for (let i = 0; i < key.length; i++) hex += (i === 31 ? key[i]! & 0x7f : key[i]!).toString(16).padStart(2, '0')
-  return SMALL_ORDER_Y.includes(hex)
+  const y = new Uint8Array(key)
+  y[ED25519_PUBLIC_KEY_BYTES - 1] = y[ED25519_PUBLIC_KEY_BYTES - 1]! & 0x7f
+  return SMALL_ORDER_Y.includes(toHex(y))
 }

@@ -13,15 +13,14 @@
 // joiner knows the code (joinKey). Messages are MLS's business.
 
 import { encodeBase64url } from '../base64url.js'
-import { subtle, utf8, type WebCryptoKey } from '../webcrypto.js'
+import { deriveMasterKey, hkdfParams } from '../keys.js'
+import { subtle, type WebCryptoKey } from '../webcrypto.js'
 import { normalizeRoomCodeV2 } from './code.js'
 import {
   CODE_KEY_BYTES,
   HKDF_INFO_GROUP_INFO_KEY,
   HKDF_INFO_JOIN_KEY,
   HKDF_INFO_ROOM_ID_V2,
-  MASTER_SECRET_BITS_V2,
-  PBKDF2_ITERATIONS_V2,
   PBKDF2_SALT_V2
 } from './params.js'
 
@@ -67,18 +66,5 @@ export async function deriveRoomKeysV2 (code: string): Promise<RoomKeysV2> {
  * deriveRoomKeysV2 and the test-vector generator (which needs the raw code keys) use it.
  */
 export async function deriveMasterV2 (normalisedCode: string): Promise<WebCryptoKey> {
-  const crypto = subtle()
-  const password = await crypto.importKey('raw', utf8(normalisedCode), 'PBKDF2', false, ['deriveBits'])
-  const masterBits = await crypto.deriveBits(
-    { name: 'PBKDF2', hash: 'SHA-256', salt: utf8(PBKDF2_SALT_V2), iterations: PBKDF2_ITERATIONS_V2 },
-    password,
-    MASTER_SECRET_BITS_V2
-  )
-  const master = await crypto.importKey('raw', masterBits, 'HKDF', false, ['deriveBits', 'deriveKey'])
-  new Uint8Array(masterBits).fill(0)
-  return master
-}
-
-export function hkdfParams (info: string) {
-  return { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) }
+  return deriveMasterKey(normalisedCode, PBKDF2_SALT_V2)
 }

@@ -12,11 +12,13 @@
 // self-certifying. The same seed is the MLS leaf signature key: ts-mls takes the raw
 // 32-byte seed as `signaturePrivateKey` and wraps it into the same PKCS#8 for Web Crypto.
 
-import { Base64urlError, decodeBase64url, encodeBase64url } from '../base64url.js'
+import { decodeBase64url, encodeBase64url } from '../base64url.js'
+import { groupSymbols } from '../code.js'
+import { decodeMemberSecret } from '../member.js'
 import { encodeCrockford } from '../crockford.js'
 import { concatBytes, sha256, subtle, utf8, type WebCryptoKey } from '../webcrypto.js'
-import { copyBytes, requireBytes } from './bytes.js'
-import { hkdfParams } from './keys.js'
+import { requireBytes } from './bytes.js'
+import { hkdfParams } from '../keys.js'
 import {
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SEED_BYTES,
@@ -26,8 +28,7 @@ import {
   MEMBER_FINGERPRINT_GROUP_SIZE,
   MEMBER_FINGERPRINT_SEPARATOR,
   MEMBER_ID_BYTES_V2,
-  MEMBER_ID_CONTEXT_V2,
-  MEMBER_SECRET_BYTES_V2
+  MEMBER_ID_CONTEXT_V2
 } from './params.js'
 
 /**
@@ -109,35 +110,12 @@ export async function memberIdFromPublicKey (signaturePublicKey: Uint8Array): Pr
  * What a person compares to tell members apart (shown next to a nickname): the first
  * 80 bits of SHA-256("ephemeral-chat/v2/fingerprint" ‖ public key) as 16 Crockford
  * symbols, four groups of four. Stable for a member within a room (its key is derived
- * from its per-room secret); unrelated to the member id, which the server sees.
+ * from its per-room secret). No secret: whoever sees the public key (the gateway, every
+ * member) can compute it, as they can the member id.
  */
 export async function memberFingerprint (signaturePublicKey: Uint8Array): Promise<string> {
   requireBytes(signaturePublicKey, ED25519_PUBLIC_KEY_BYTES, 'signature public key')
   const digest = await sha256(concatBytes(utf8(MEMBER_FINGERPRINT_CONTEXT), signaturePublicKey))
   const symbols = encodeCrockford(digest.subarray(0, MEMBER_FINGERPRINT_BYTES), (MEMBER_FINGERPRINT_BYTES * 8) / 5)
-  const groups: string[] = []
-  for (let i = 0; i < symbols.length; i += MEMBER_FINGERPRINT_GROUP_SIZE) {
-    groups.push(symbols.slice(i, i + MEMBER_FINGERPRINT_GROUP_SIZE))
-  }
-  return groups.join(MEMBER_FINGERPRINT_SEPARATOR)
-}
-
-function decodeMemberSecret (secret: string | Uint8Array): Uint8Array<ArrayBuffer> {
-  let bytes: Uint8Array<ArrayBuffer>
-  if (typeof secret === 'string') {
-    try {
-      bytes = decodeBase64url(secret)
-    } catch (error) {
-      if (error instanceof Base64urlError) throw new TypeError(`member secret is not base64url: ${error.message}`)
-      throw error
-    }
-  } else if (secret instanceof Uint8Array) {
-    bytes = copyBytes(secret)
-  } else {
-    throw new TypeError('member secret must be a base64url string or a Uint8Array')
-  }
-  if (bytes.length !== MEMBER_SECRET_BYTES_V2) {
-    throw new TypeError(`member secret must be ${MEMBER_SECRET_BYTES_V2} bytes, got ${bytes.length}`)
-  }
-  return bytes
+  return groupSymbols(symbols, MEMBER_FINGERPRINT_GROUP_SIZE, MEMBER_FINGERPRINT_SEPARATOR)
 }

@@ -2,9 +2,8 @@
 // place so the SDK, its test vectors and the gateway read the same values. Labels are
 // UTF-8 bytes; `‖` is concatenation.
 
+/** The PBKDF2 salt of the master secret; its iterations (600 000) and length (256 bits) are v1's (src/keys.ts). */
 export const PBKDF2_SALT_V2 = 'ephemeral-chat/v2/room'
-export const PBKDF2_ITERATIONS_V2 = 600_000
-export const MASTER_SECRET_BITS_V2 = 256
 
 export const HKDF_INFO_ROOM_ID_V2 = 'ephemeral-chat/v2/room-id'
 export const HKDF_INFO_GROUP_INFO_KEY = 'ephemeral-chat/v2/group-info'
@@ -20,8 +19,6 @@ export const MESSAGE_AAD_CONTEXT_V2 = 'ephemeral-chat/v2/msg'
 
 /** HKDF output length of every code key (room id, GroupInfo key, join key). */
 export const CODE_KEY_BYTES = 32
-/** Random bytes of a member secret (as v1). */
-export const MEMBER_SECRET_BYTES_V2 = 32
 /** Ed25519 private key seed (RFC 8032) and public key. */
 export const ED25519_SEED_BYTES = 32
 export const ED25519_PUBLIC_KEY_BYTES = 32
