@@ -1,7 +1,7 @@
 import { MAX_CONNECTIONS_PER_ADDRESS, RATE_LIMITS } from '@ephemeral-chat/protocol'
 import { ConfigError } from '@ephemeral-chat/service-kit'
 import t from 'tap'
-import { DEFAULT_MAX_NEW_WORK_IN_FLIGHT, loadGatewayConfig } from '../src/config.js'
+import { DEFAULT_CATCH_UP_GIVE_UP_MS, DEFAULT_MAX_NEW_WORK_IN_FLIGHT, loadGatewayConfig } from '../src/config.js'
 
 function configError (load: () => unknown): ConfigError {
   try {
@@ -36,4 +36,11 @@ t.test('MAX_NEW_WORK_IN_FLIGHT bounds the sends and joins waiting for the vault'
   t.equal(loadGatewayConfig({}).maxNewWorkInFlight, DEFAULT_MAX_NEW_WORK_IN_FLIGHT)
   t.equal(loadGatewayConfig({ MAX_NEW_WORK_IN_FLIGHT: '64' }).maxNewWorkInFlight, 64)
   for (const value of ['0', 'lots', '-5']) t.equal(configError(() => loadGatewayConfig({ MAX_NEW_WORK_IN_FLIGHT: value })).variable, 'MAX_NEW_WORK_IN_FLIGHT')
+})
+
+t.test('CATCH_UP_GIVE_UP bounds how long a connection is asked to catch up after a NATS reconnect', async (t) => {
+  t.equal(loadGatewayConfig({}).catchUpGiveUpMs, DEFAULT_CATCH_UP_GIVE_UP_MS)
+  t.equal(DEFAULT_CATCH_UP_GIVE_UP_MS, 30_000, 'the documented 30 s')
+  t.equal(loadGatewayConfig({ CATCH_UP_GIVE_UP: '2m' }).catchUpGiveUpMs, 120_000)
+  for (const value of ['0', '50ms', '2h', 'soon']) t.equal(configError(() => loadGatewayConfig({ CATCH_UP_GIVE_UP: value })).variable, 'CATCH_UP_GIVE_UP', `CATCH_UP_GIVE_UP=${value}`)
 })
