@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import t from 'tap'
+import { waitFor } from '@ephemeral-chat/testkit'
 import { countRows, fakeEnvelope, harness, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi } from './helpers.js'
 
 t.test('a resend after the message was viewed and deleted is answered "gone", never stored or delivered again', async (t) => {
@@ -23,6 +24,40 @@ t.test('a resend after the message was viewed and deleted is answered "gone", ne
   await h.bus.ping()
   t.equal(events.of('message').length, 1, 'no second card is announced')
   t.match(await api.fetch(room, bob, id), { ok: false, code: 'not-found' }, 'there is nothing to reveal twice')
+})
+
+t.test('a resend racing the last confirmation is answered "gone": the row that confirmation deletes is not written again', async (t) => {
+  const h = await harness(t)
+  await h.startVault()
+  const api = vaultApi(h.bus)
+  const room = newRoomHash()
+  const [alice, bob] = [newMemberId(), newMemberId()]
+  await api.join(room, alice)
+  await api.join(room, bob)
+  const events = await listenToRoomEvents(t, h.bus, room)
+  const id = newMessageId()
+  const envelope = fakeEnvelope()
+  t.match(await api.store(room, alice, id, envelope), { ok: true, duplicate: false, recipients: [bob] })
+
+  // Bob's last confirmation, held open: the row is deleted and the tombstone written, neither committed.
+  let resend: ReturnType<typeof api.store> | undefined
+  await h.db.transaction().execute(async (trx) => {
+    const acked = await sql<{ outcome: string }>`select outcome from vault_ack(${[room]}::text[], ${[bob]}::text[], ${[id]}::text[])`.execute(trx)
+    t.equal(acked.rows[0]?.outcome, 'gone', 'the confirmation deletes the row (not committed yet)')
+    resend = api.store(room, alice, id, envelope)
+    // The resend's insert meets the row being deleted and waits for this transaction.
+    await waitFor('the resend waiting for the confirmation', async () => {
+      const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query like '%vault_store%'`.execute(h.db)
+      return (waiting.rows[0]?.n ?? 0) > 0
+    })
+  })
+  t.match(await resend, { ok: true, duplicate: true, gone: 'viewed', recipients: [] }, 'once the confirmation commits, the resend learns the message was viewed')
+  t.equal(await countRows(h.db, 'messages'), 0, 'no row is left for a recipient who already viewed it')
+  t.equal(await countRows(h.db, 'message_tombstones'), 1)
+  await h.bus.ping()
+  t.equal(events.of('message').length, 1, 'no second card is announced')
+  t.match(await api.store(room, alice, id, envelope), { ok: true, duplicate: true, gone: 'viewed' }, 'a later resend is answered the same')
 })
 
 t.test('a resend after the message went with its recipient is answered "gone" (left)', async (t) => {

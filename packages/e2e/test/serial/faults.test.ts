@@ -118,6 +118,7 @@ async function underLoad (t: Test, stack: Stack, fault: Fault, baits: Baits): Pr
   const lost = [...load.unsettled(), ...answerLost.filter((id) => !viewedTombstones.has(id))]
   const rows = await stack.query<{ n: string }>('select count(*) as n from messages where room_hash = any($1)', [load.roomHashes]).then((r) => Number(r[0]?.n), () => Number.NaN)
   const allRows = await stack.query<{ n: string }>('select count(*) as n from messages').then((r) => Number(r[0]?.n), () => Number.NaN)
+  const leftRows = rows > 0 ? await stack.query<{ id: string, waiting: boolean, recipients: number, unviewed: number }>('select id, waiting, cardinality(recipients) as recipients, cardinality(unviewed) as unviewed from messages where room_hash = any($1) limit 5', [load.roomHashes]).catch(() => []) : []
   const lostRows = await stack.query<{ id: string, waiting: boolean, unviewed: number }>('select id, waiting, cardinality(unviewed) as unviewed from messages where room_hash = any($1) and id = any($2)', [load.roomHashes, lost]).catch(() => [])
   const exchange = load.clients.map((client) => client.firstAckAfter(endedAt))
   const cardsAgain = load.clients.map((client) => client.firstCardAfter(endedAt))
@@ -170,6 +171,11 @@ async function underLoad (t: Test, stack: Stack, fault: Fault, baits: Baits): Pr
   for (const sample of presenceSamples) t.comment(`  presence, a sample (times from the fault's end): ${sample}`)
   t.comment(`  client failures (each retried): ${countsText(load.failures)}`)
   t.comment(`  recovery: ${Number.isNaN(await recoveredAt) ? `restart failed (${recovery ?? '?'})` : `restarted part ready ${(await recoveredAt) - endedAt} ms after the restart`}; not answering after: ${stillDown.join(', ') || 'none'}; evaluated ${evaluatedAt - endedAt} ms after the end`)
+  for (const row of leftRows) {
+    const pending = load.acked.get(row.id)
+    const recipient = load.clients.find((c) => c.room === pending?.sender.room && c !== pending.sender)
+    t.comment(`  row left, a sample: waiting ${String(row.waiting)}, ${row.recipients} recipients, ${row.unviewed} unviewed; ${pending === undefined ? 'never answered sent' : `answered sent at ${rel(pending.sentAt)}`}, ${load.confirmed.has(row.id) ? 'confirmed' : 'not confirmed'}; at the recipient: ${recipient === undefined ? '?' : story(recipient, row.id) || 'nothing'}`)
+  }
   for (const sample of lostSamples) t.comment(`  lost, a sample (times from the fault's end): ${sample}`)
   for (const client of load.clients) {
     for (const [id, n] of client.cards) {

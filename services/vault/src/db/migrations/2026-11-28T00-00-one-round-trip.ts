@@ -23,7 +23,8 @@
  */
 import { sql, type Kysely } from 'kysely'
 
-const FUNCTIONS = String.raw`
+/** vault_store as this migration defines it (a later migration replaces it and restores it on the way down). */
+export const STORE_FUNCTION = String.raw`
 -- Stores sealed envelopes. A sender must be a member; recipients are every other
 -- member at that moment (none: the message waits for the next member who joins);
 -- a room holds at most p_max_pending messages. A resend of an id stored before is
@@ -97,7 +98,9 @@ BEGIN
   END LOOP;
 END
 $fn$;
+`
 
+const ACK_FUNCTION = String.raw`
 -- A recipient confirms it viewed a message; the last confirmation deletes the row
 -- in the same transaction. Outcomes: viewed (remaining > 0), gone (deleted now),
 -- repeated (this recipient had confirmed before), already-gone, not-recipient.
@@ -328,7 +331,7 @@ export async function up (db: Kysely<any>): Promise<void> {
     CREATE INDEX message_tombstones_expires_idx ON message_tombstones (expires_at);
     CREATE INDEX message_tombstones_sender_idx ON message_tombstones (room_hash, sender_id);
   `).execute(db)
-  await sql.raw([FUNCTIONS, JOIN_FUNCTION, REMOVE_MEMBER_FUNCTION, LEAVE_FUNCTION].join('\n')).execute(db)
+  await sql.raw([STORE_FUNCTION, ACK_FUNCTION, JOIN_FUNCTION, REMOVE_MEMBER_FUNCTION, LEAVE_FUNCTION].join('\n')).execute(db)
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
