@@ -9,7 +9,7 @@ import type { Result } from './result.js'
 import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames.js'
 import { PROTOCOL_VERSION } from './limits.js'
 import {
-  GatewayHeartbeatReply, GatewayHeartbeatRequest, GatewaySyncReply, GatewaySyncRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
+  GatewayHeartbeatReply, GatewayHeartbeatRequest, GatewaySyncReply, GatewaySyncRequest, GroupCommitReply, GroupCommitRequest, GroupStateReply, GroupStateRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
   MessageFetchRequest, MessageStoreReply, MessageStoreRequest, RoomEvent, RoomJoinReply, RoomJoinRequest,
   RoomLeaveReply, RoomLeaveRequest
 } from './vault-api.js'
@@ -88,5 +88,9 @@ export const codecs = {
   gatewayHeartbeatReply: codec(GatewayHeartbeatReply),
   gatewaySyncRequest: codec(GatewaySyncRequest),
   gatewaySyncReply: codec(GatewaySyncReply),
+  groupCommitRequest: codec(GroupCommitRequest),
+  groupCommitReply: codec(GroupCommitReply),
+  groupStateRequest: codec(GroupStateRequest),
+  groupStateReply: codec(GroupStateReply),
   roomEvent: codec(RoomEvent)
 } as const

@@ -30,6 +30,10 @@ export const ERROR_CODES = [
   'not-recipient',
   /** The message was already viewed by this member, or has been deleted. */
   'already-gone',
+  /** v2: the request names an epoch the room's group has left (or a group it does not have); sync, then try again. */
+  'stale-epoch',
+  /** The request is for another protocol version than the room's (a v1 request in a v2 room or the reverse). */
+  'protocol-mismatch',
   /** The vault did not answer (down, overloaded or timed out); retrying later is safe. */
   'unavailable',
   /** An unexpected failure; nothing internal is disclosed. */
@@ -52,6 +56,8 @@ const GENERIC_MESSAGES: Record<ErrorCode, string> = {
   'not-found': 'No such message.',
   'not-recipient': 'This message is not addressed to you.',
   'already-gone': 'This message was already viewed or has been deleted.',
+  'stale-epoch': 'The group has moved to another epoch; catch up and try again.',
+  'protocol-mismatch': 'This room uses another protocol version.',
   unavailable: 'The service is unavailable; try again shortly.',
   internal: 'Internal error.'
 }

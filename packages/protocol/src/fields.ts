@@ -4,7 +4,7 @@
  * can pass validation.
  */
 import Type from 'typebox'
-import { base64urlLength, GCM_IV_BYTES, GCM_TAG_BYTES, MAX_ENVELOPE_BYTES, PADDING_BUCKETS, PROTOCOL_VERSION } from './limits.js'
+import { base64urlLength, GCM_IV_BYTES, GCM_TAG_BYTES, MAX_ENVELOPE_BYTES, MAX_SEALED_GROUP_INFO_BYTES, MAX_HANDSHAKE_BYTES, PADDING_BUCKETS, PROTOCOL_VERSION } from './limits.js'
 
 /** Unpadded base64url of exactly `bytes` bytes. */
 export function base64urlPattern (bytes: number): string {
@@ -17,12 +17,14 @@ export const ROOM_ID_BYTES = 32
 export const MEMBER_SECRET_BYTES = 32
 export const MEMBER_ID_BYTES = 16
 export const MESSAGE_ID_BYTES = 16
+export const GROUP_ID_BYTES = 32
 
 export const PATTERNS = {
   roomId: base64urlPattern(ROOM_ID_BYTES),
   memberSecret: base64urlPattern(MEMBER_SECRET_BYTES),
   memberId: base64urlPattern(MEMBER_ID_BYTES),
   messageId: base64urlPattern(MESSAGE_ID_BYTES),
+  groupId: base64urlPattern(GROUP_ID_BYTES),
   iv: base64urlPattern(GCM_IV_BYTES),
   roomHash: '^[0-9a-f]{64}$',
   gatewayId: '^[0-9a-f]{32}$',
@@ -59,6 +61,18 @@ export const Count = Type.Integer({ minimum: 0, maximum: 1_000_000 })
 /** Why a message no longer exists: every recipient viewed it, it expired unviewed, or those it awaited left. */
 export const GoneReason = Type.Union([Type.Literal('viewed'), Type.Literal('expired'), Type.Literal('left')])
 export type GoneReason = Type.Static<typeof GoneReason>
+
+/** v2: an MLS group's epoch (RFC 9420 uint64; bounded here to what JSON numbers carry exactly). */
+export const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+/** v2: an MLS group id, 32 random bytes chosen by the member who created the group, base64url. */
+export const GroupId = Type.String({ pattern: PATTERNS.groupId })
+/** v2: an MLS handshake (an MLSMessage holding a PublicMessage commit), base64url; at most MAX_HANDSHAKE_BYTES. */
+export const Handshake = Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: base64urlLength(MAX_HANDSHAKE_BYTES) })
+/**
+ * v2: the room's GroupInfo sealed by a member under the code-derived group-info key
+ * (IV ‖ AES-256-GCM ciphertext ‖ tag), base64url; at most MAX_SEALED_GROUP_INFO_BYTES.
+ */
+export const SealedGroupInfo = Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: base64urlLength(GCM_IV_BYTES + GCM_TAG_BYTES + 1), maxLength: base64urlLength(MAX_SEALED_GROUP_INFO_BYTES) })
 
 /** A gateway's number for one of its WebSocket connections (unique within the gateway's life). */
 export const ConnectionId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })

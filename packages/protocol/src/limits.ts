@@ -33,6 +33,24 @@ export const MAX_FRAME_BYTES = 24 * 1024
 /** Largest NATS payload the vault accepts on any subject, in bytes. */
 export const MAX_BUS_PAYLOAD_BYTES = 64 * 1024
 
+/**
+ * Protocol v2 (MLS rooms, docs/architecture.md §10). Largest handshake (a commit, as an
+ * MLSMessage) a member may publish, in bytes. Measured: an external join into 49
+ * members 0.8 KB, a removal 1.2 KB; about 4.8 KB at worst (49 HPKE recipients).
+ */
+export const MAX_HANDSHAKE_BYTES = 16 * 1024
+
+/**
+ * Largest sealed GroupInfo (IV ‖ ciphertext of the GroupInfo with the ratchet tree a
+ * joiner needs ‖ tag), in bytes (v2). Measured with ts-mls 1.6.4 (`npm run bench:mls`):
+ * 15.9 KB at 50 members with its default capabilities, 21.4 KB if every leaf carried
+ * all its GREASE values.
+ */
+export const MAX_SEALED_GROUP_INFO_BYTES = 24 * 1024
+
+/** Handshakes returned by one group sync; a member further behind catches up in several, or joins again. */
+export const MAX_HANDSHAKES_PER_SYNC = 64
+
 /** Members (distinct member ids) one room may hold. */
 export const MAX_MEMBERS_PER_ROOM = 50
 

@@ -13,7 +13,9 @@ export const VAULT_OPERATIONS = {
   'message.fetch': { subject: VAULT_SUBJECTS.messageFetch, request: codecs.messageFetchRequest, reply: codecs.messageFetchReply },
   'message.ack': { subject: VAULT_SUBJECTS.messageAck, request: codecs.messageAckRequest, reply: codecs.messageAckReply },
   'gateway.heartbeat': { subject: VAULT_SUBJECTS.gatewayHeartbeat, request: codecs.gatewayHeartbeatRequest, reply: codecs.gatewayHeartbeatReply },
-  'gateway.sync': { subject: VAULT_SUBJECTS.gatewaySync, request: codecs.gatewaySyncRequest, reply: codecs.gatewaySyncReply }
+  'gateway.sync': { subject: VAULT_SUBJECTS.gatewaySync, request: codecs.gatewaySyncRequest, reply: codecs.gatewaySyncReply },
+  'group.commit': { subject: VAULT_SUBJECTS.groupCommit, request: codecs.groupCommitRequest, reply: codecs.groupCommitReply },
+  'group.state': { subject: VAULT_SUBJECTS.groupState, request: codecs.groupStateRequest, reply: codecs.groupStateReply }
 } as const
 
 export type VaultOperation = keyof typeof VAULT_OPERATIONS

@@ -14,7 +14,9 @@ export const VAULT_SUBJECTS = {
   messageFetch: 'vault.v1.message.fetch',
   messageAck: 'vault.v1.message.ack',
   gatewayHeartbeat: 'vault.v1.gateway.heartbeat',
-  gatewaySync: 'vault.v1.gateway.sync'
+  gatewaySync: 'vault.v1.gateway.sync',
+  groupCommit: 'vault.v1.group.commit',
+  groupState: 'vault.v1.group.state'
 } as const
 export type VaultSubject = (typeof VAULT_SUBJECTS)[keyof typeof VAULT_SUBJECTS]
 

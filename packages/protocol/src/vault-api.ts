@@ -4,9 +4,9 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, PresenceVersion, GatewayId, GoneReason, Iv, MemberId, MessageId, RetryAfter, RoomHash, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, Epoch, PresenceVersion, GatewayId, GoneReason, GroupId, Handshake, Iv, MemberId, MessageId, RetryAfter, RoomHash, SealedGroupInfo, Timestamp, Version } from './fields.js'
 import { GoneFrame, TypingNoticeFrame } from './frames.js'
-import { MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
+import { MAX_HANDSHAKES_PER_SYNC, MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
 const closed = { additionalProperties: false } as const
 
@@ -101,6 +101,42 @@ export const GatewaySyncRequest = Type.Object({
 }, closed)
 export const GatewaySyncReply = reply({})
 
+// ── protocol v2: the room's MLS group (docs/architecture.md §11) ──────────────
+
+/**
+ * A member moves the room's group on, compare-and-set on the epoch: accepted only if the
+ * room is at `epoch` of group `groupId`, else `stale-epoch` (another commit won: sync, then
+ * try again on top of it). Without `handshake` it creates the group: accepted only while
+ * the room has none, with `epoch` 0. With one, `handshake` is the commit made in `epoch`
+ * (its clear header must say so, see mls-header.ts) and the room moves to `epoch` + 1. An
+ * external commit (a member joining) makes its sender a member of the group from then on.
+ * `groupInfo` is the new epoch's GroupInfo, sealed by the member; the vault seals it again
+ * at rest. `removed` are the members the commit removes (they stop being recipients, and
+ * their pending messages go as if they had left).
+ */
+export const GroupCommitRequest = Type.Object({
+  v: Version, deadline, roomHash: RoomHash, memberId: MemberId, groupId: GroupId, epoch: Epoch,
+  handshake: Type.Optional(Handshake),
+  groupInfo: SealedGroupInfo,
+  removed: Type.Optional(Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }))
+}, closed)
+export const GroupCommitReply = reply({ epoch: Epoch })
+
+/**
+ * A member asks where the room's group stands. Without `since` (a member about to join):
+ * the group and its latest sealed GroupInfo, or no `group` when the room has none yet (the
+ * member creates it). With `since` (a member of the group at that epoch): the handshakes
+ * from it on, in epoch order, as many as fit one reply; `complete` when they reach the
+ * current epoch, `gap` when one of them is no longer kept (the member must join again).
+ */
+export const GroupStateRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, since: Type.Optional(Epoch) }, closed)
+export const GroupStateReply = reply({
+  group: Type.Optional(Type.Object({ groupId: GroupId, epoch: Epoch, groupInfo: Type.Optional(SealedGroupInfo) }, closed)),
+  handshakes: Type.Array(Type.Object({ epoch: Epoch, handshake: Handshake }, closed), { maxItems: MAX_HANDSHAKES_PER_SYNC }),
+  complete: Type.Boolean(),
+  gap: Type.Boolean()
+})
+
 // ── fan-out events on room.<hash>.events ───────────────────────────────────
 
 /** A message was stored: gateways show a card to the local members in `recipients`. */
@@ -121,7 +157,10 @@ export const TypingEvent = TypingNoticeFrame
  */
 export const PresenceEvent = Type.Object({ v: Version, type: Type.Literal('presence'), members: Count, version: PresenceVersion }, closed)
 
-export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent])
+/** v2: a commit was accepted (the room is now at `epoch` + 1): gateways relay it to every local member but its sender. */
+export const HandshakeEvent = Type.Object({ v: Version, type: Type.Literal('handshake'), epoch: Epoch, from: MemberId, handshake: Handshake }, closed)
+
+export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent, HandshakeEvent])
 
 export type RoomJoinRequest = Type.Static<typeof RoomJoinRequest>
 export type RoomJoinReply = Type.Static<typeof RoomJoinReply>
@@ -137,6 +176,11 @@ export type GatewayHeartbeatRequest = Type.Static<typeof GatewayHeartbeatRequest
 export type GatewayHeartbeatReply = Type.Static<typeof GatewayHeartbeatReply>
 export type GatewaySyncRequest = Type.Static<typeof GatewaySyncRequest>
 export type GatewaySyncReply = Type.Static<typeof GatewaySyncReply>
+export type GroupCommitRequest = Type.Static<typeof GroupCommitRequest>
+export type GroupCommitReply = Type.Static<typeof GroupCommitReply>
+export type GroupStateRequest = Type.Static<typeof GroupStateRequest>
+export type GroupStateReply = Type.Static<typeof GroupStateReply>
+export type HandshakeEvent = Type.Static<typeof HandshakeEvent>
 export type MessageEvent = Type.Static<typeof MessageEvent>
 export type ViewedEvent = Type.Static<typeof ViewedEvent>
 export type GoneEvent = Type.Static<typeof GoneEvent>

@@ -45,7 +45,7 @@ export async function buildVaultApp (deps: VaultDeps): Promise<FastifyInstance> 
 
   app.addHook('onReady', async () => {
     handlers = registerVaultHandlers({
-      bus: deps.bus, pool: deps.pool, cipher, metrics, logger: warner,
+      bus: deps.bus, pool: deps.pool, db: deps.db, cipher, metrics, logger: warner,
       messageTtlMs: deps.config.messageTtlMs, batch: deps.config.batch ?? DEFAULT_BATCH, roomShare: deps.config.roomShare ?? DEFAULT_ROOM_SHARE
     })
     sweeper.start()

@@ -8,6 +8,7 @@ import type { ServiceMetrics, Warner } from '@ephemeral-chat/service-kit'
 import type { Kysely } from 'kysely'
 import type { Database } from './db/schema.js'
 import { publishRoomEvent } from './events.js'
+import { deleteOldHandshakes } from './queries/groups.js'
 import { deleteEmptyRooms, deleteExpiredMessages, deleteExpiredTombstones, dropDeadGateways, forgetAbsentMembers } from './queries/sweep.js'
 
 export interface SweeperDeps {
@@ -42,6 +43,7 @@ export function createSweeper (deps: SweeperDeps): Sweeper {
       if (batch.length === 0) break
     }
     while (await deleteExpiredTombstones(deps.db) > 0) { /* until none is left */ }
+    await deleteOldHandshakes(deps.db)
     for (const [roomHash, presence] of await dropDeadGateways(deps.db)) {
       publishRoomEvent(deps.bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
     }

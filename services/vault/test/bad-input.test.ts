@@ -45,6 +45,16 @@ const SUBJECTS: Record<VaultSubject, SubjectCase> = {
     valid: () => ({ v: 1, gatewayId: newGatewayId(), from: 0, to: 1, entries: [{ connectionId: 0, roomHash: newRoomHash(), memberId: newMemberId() }] }),
     reply: codecs.gatewaySyncReply,
     identifier: 'gatewayId'
+  },
+  [VAULT_SUBJECTS.groupCommit]: {
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), groupId: b64(32), epoch: 0, groupInfo: b64(200) }),
+    reply: codecs.groupCommitReply,
+    identifier: 'roomHash'
+  },
+  [VAULT_SUBJECTS.groupState]: {
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), since: 0 }),
+    reply: codecs.groupStateReply,
+    identifier: 'roomHash'
   }
 }
 
@@ -65,7 +75,7 @@ async function refusesOnEverySubject (t: Test, code: ErrorCode, make: (c: Subjec
       t.same(decoded, { ok: true, value: { v: 1, ok: false, code, message: errorMessage(code) } }, `${subject}, ${what}: ${code}`)
     }
   }
-  for (const table of ['rooms', 'members', 'gateways', 'messages'] as const) t.equal(await countRows(h.db, table), 0, `nothing was written to ${table}`)
+  for (const table of ['rooms', 'members', 'gateways', 'messages', 'handshakes'] as const) t.equal(await countRows(h.db, table), 0, `nothing was written to ${table}`)
   t.match(await vaultApi(h.bus).join(newRoomHash(), newMemberId()), { ok: true, members: 1 }, 'the vault still serves a valid join')
 }
 

@@ -141,6 +141,8 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => request(bus, 'message.store', { roomHash, memberId, id, ...envelope }),
     fetch: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.fetch', { roomHash, memberId, id }),
     ack: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.ack', { roomHash, memberId, id }),
+    commit: async (roomHash: string, memberId: string, body: Omit<VaultRequestBody<'group.commit'>, 'roomHash' | 'memberId'>) => request(bus, 'group.commit', { roomHash, memberId, ...body }),
+    groupState: async (roomHash: string, memberId: string, since?: number) => request(bus, 'group.state', { roomHash, memberId, ...(since === undefined ? {} : { since }) }),
     heartbeat: async () => request(bus, 'gateway.heartbeat', { gatewayId, intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }),
     gatewayId
   }

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 
 const MIGRATE = fileURLToPath(new URL('../dist/src/migrate.js', import.meta.url))
 const skip = existsSync(MIGRATE) ? false : 'build first: npx tsc -b services/vault'
-const TABLES = ['gateways', 'members', 'message_tombstones', 'messages', 'presence', 'rooms', 'vault_migrations', 'vault_migrations_lock']
+const TABLES = ['gateways', 'handshakes', 'members', 'message_tombstones', 'messages', 'presence', 'rooms', 'vault_migrations', 'vault_migrations_lock']
 
 async function admin<T> (server: ServerParams, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...server, database })

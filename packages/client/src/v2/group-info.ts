@@ -32,7 +32,7 @@ export class GroupInfoError extends Error {
   }
 }
 
-/** The largest sealed GroupInfo: IV + MAX_GROUP_INFO_BYTES + tag. */
+/** The largest sealed GroupInfo: IV + MAX_GROUP_INFO_BYTES + tag (the protocol's MAX_SEALED_GROUP_INFO_BYTES). */
 export const MAX_SEALED_GROUP_INFO_BYTES = GROUP_INFO_IV_BYTES + MAX_GROUP_INFO_BYTES + GROUP_INFO_TAG_BYTES
 
 export function groupInfoAdditionalData (roomIdBytes: Uint8Array, epoch: bigint | number): Uint8Array<ArrayBuffer> {

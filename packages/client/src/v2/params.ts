@@ -2,6 +2,8 @@
 // place so the SDK, its test vectors and the gateway read the same values. Labels are
 // UTF-8 bytes; `‖` is concatenation.
 
+import { MAX_SEALED_GROUP_INFO_BYTES } from '@ephemeral-chat/protocol'
+
 /** The PBKDF2 salt of the master secret; its iterations (600 000) and length (256 bits) are v1's (src/keys.ts). */
 export const PBKDF2_SALT_V2 = 'ephemeral-chat/v2/room'
 
@@ -41,8 +43,9 @@ export const MAX_EPOCH = (1n << 64n) - 1n
 export const GROUP_INFO_IV_BYTES = 12
 export const GROUP_INFO_TAG_BYTES = 16
 /**
- * The largest GroupInfo we seal. A GroupInfo carrying the ratchet tree of a full room
- * (50 members) is far below this; the bound keeps a hostile or broken peer from making a
- * client encrypt or decrypt megabytes. Provisional until the v2 frames set their sizes.
+ * The largest GroupInfo we seal: what the vault accepts sealed (MAX_SEALED_GROUP_INFO_BYTES,
+ * 24 KiB) less IV and tag. A GroupInfo carrying the ratchet tree of a full room (50
+ * members) is about 16 KB; the bound keeps a hostile or broken peer from making a client
+ * encrypt or decrypt megabytes.
  */
-export const MAX_GROUP_INFO_BYTES = 48 * 1024
+export const MAX_GROUP_INFO_BYTES = MAX_SEALED_GROUP_INFO_BYTES - GROUP_INFO_IV_BYTES - GROUP_INFO_TAG_BYTES

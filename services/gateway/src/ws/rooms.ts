@@ -154,6 +154,9 @@ export class RoomRegistry {
         room.presentMembers = event.members
         broadcast(room, encode({ v, type: 'presence', members: event.members }))
         break
+      case 'handshake':
+        // Protocol v2 commits: relayed to members once the gateway speaks the v2 frames (issue 13); no v1 member needs them.
+        break
     }
   }
 }

@@ -8,6 +8,13 @@ import type { ColumnType, Insertable, Selectable } from 'kysely'
 
 export interface RoomsTable {
   room_hash: string
+  /** 1, or 2 once a member created the room's MLS group (docs/architecture.md §11). */
+  protocol: ColumnType<number, number | undefined, number>
+  /** v2: the group's id (base64url), its current epoch (bigint, as text) and its latest GroupInfo (sealed by a member, then at rest). */
+  group_id: string | null
+  epoch: ColumnType<string | null, number | string | null | undefined, number | string | null>
+  group_info: Buffer | null
+  group_info_key_id: string | null
 }
 
 export interface MembersTable {
@@ -15,6 +22,10 @@ export interface MembersTable {
   member_id: string
   /** When the member last joined or disconnected; members gone longer than the message TTL are forgotten. */
   last_seen_at: ColumnType<Date, Date | string, Date | string>
+  /** v2: the epoch from which it is in the room's group (NULL: not in it); bigint, as text. */
+  joined_epoch: ColumnType<string | null, number | string | null | undefined, number | string | null>
+  /** v2: the epoch up to which it has every handshake (older ones can go); bigint, as text. */
+  synced_epoch: ColumnType<string | null, number | string | null | undefined, number | string | null>
 }
 
 /**
@@ -65,6 +76,17 @@ export interface MessageTombstonesTable {
   expires_at: ColumnType<Date, Date | string, Date | string>
 }
 
+/** v2: the commit accepted in each epoch of a room's group, sealed at rest, until every member has it (or the TTL). */
+export interface HandshakesTable {
+  room_hash: string
+  /** The epoch the commit was made in (the room moved to epoch + 1); bigint, as text. */
+  epoch: ColumnType<string, number | string, number | string>
+  sender_id: string
+  sealed: Buffer
+  key_id: string
+  expires_at: ColumnType<Date, Date | string, Date | string>
+}
+
 export interface Database {
   rooms: RoomsTable
   members: MembersTable
@@ -72,6 +94,7 @@ export interface Database {
   gateways: GatewaysTable
   messages: MessagesTable
   message_tombstones: MessageTombstonesTable
+  handshakes: HandshakesTable
 }
 
 export type MessageRow = Selectable<MessagesTable>

@@ -107,6 +107,10 @@ export const HEARTBEAT = statement<{ resync: boolean }>('vault_heartbeat', 'sele
 export const SYNC_PRESENCE = statement<{ room: string, present: number, version: string }>('vault_sync_presence',
   'select * from vault_sync_presence($1, $2, $3, $4::bigint[], $5::text[], $6::text[])')
 
+/** v2, one request at a time: room, member, group id, epoch, sealed handshake and its key id (NULL: create), external, sealed GroupInfo and its key id, removed members, ttl ms. */
+export const GROUP_COMMIT = statement<{ outcome: 'committed' | 'stale-epoch' | 'not-joined' | 'protocol-mismatch', epoch: string | null, gone: string[] | null }>('vault_group_commit',
+  'select * from vault_group_commit($1, $2, $3, $4::bigint, $5::bytea, $6, $7::boolean, $8::bytea, $9, $10::text[], $11::bigint)')
+
 /** Results indexed by the request they answer. */
 export function byOrd<Row extends { ord: number }> (rows: readonly Row[], count: number): Row[] {
   const ordered = new Array<Row>(count)

@@ -6,15 +6,18 @@
  * stopped waiting, so no stored message goes unannounced).
  */
 import type { Subscription } from '@ephemeral-chat/bus'
+import type { Kysely } from 'kysely'
 import type { AtRestCipher } from '../at-rest.js'
 import { Batcher, type BatcherOptions } from '../batch.js'
 import { RoomShare, type RoomShareOptions } from '../room-share.js'
 import type { Queryable } from '../db/statements.js'
+import type { Database } from '../db/schema.js'
+import { commitGroup, groupState, type Committed, type GroupState } from '../queries/groups.js'
 import { publishRoomEvent } from '../events.js'
 import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
 import { failure, success, type Result } from '@ephemeral-chat/protocol'
 import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left, type Presence } from '../queries/rooms.js'
-import type { MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
+import type { GroupCommitRequest, GroupStateRequest, MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
 /** What a join costs its room's share up front (ROOM_SHARE bytes), and then per card, receipt or deletion it returned. */
@@ -23,6 +26,8 @@ export const JOIN_ITEM_COST_BYTES = 1024
 
 export interface VaultHandlerDeps extends HandlerContext {
   pool: Queryable
+  /** For the v2 group operations, which are not on the message path's hot loop. */
+  db: Kysely<Database>
   cipher: AtRestCipher
   messageTtlMs: number
   batch: BatcherOptions
@@ -92,6 +97,26 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     return results
   })
 
+  // v2 group operations: rare (a join, a removal, a periodic update per member), so each runs
+  // on its own, but through a batcher all the same for its admission and deadline.
+  const commits = batcher(async (requests: GroupCommitRequest[]) => {
+    const results: Array<Result<Committed>> = []
+    for (const request of requests) {
+      const result = await commitGroup(pool, cipher, deps.messageTtlMs, request)
+      if (result.ok && request.handshake !== undefined) {
+        publishRoomEvent(bus, request.roomHash, { type: 'handshake', epoch: request.epoch, from: request.memberId, handshake: request.handshake })
+      }
+      if (result.ok) for (const id of result.value.gone) publishRoomEvent(bus, request.roomHash, { type: 'gone', id, reason: 'left' })
+      results.push(result)
+    }
+    return results
+  })
+  const states = batcher(async (requests: GroupStateRequest[]) => {
+    const results: Array<Result<GroupState>> = []
+    for (const request of requests) results.push(await groupState(deps.db, cipher, request))
+    return results
+  })
+
   /** One presence event per room of a batch, with its latest count. */
   function publishPresence (requests: ReadonlyArray<{ roomHash: string }>, results: ReadonlyArray<Result<Presence>>): void {
     const latest = new Map<string, Presence>()
@@ -135,6 +160,14 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       async (request, deadline): Promise<Result<Acked>> => acks.submit(request, deadline),
       (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
+    serve(deps, 'group.commit',
+      async (request, deadline): Promise<Result<Committed>> => commits.submit(request, deadline),
+      (committed) => ({ epoch: committed.epoch })),
+
+    serve(deps, 'group.state',
+      async (request, deadline): Promise<Result<GroupState>> => states.submit(request, deadline),
+      (state) => state),
+
     serve(deps, 'gateway.heartbeat',
       async (request) => success({ resync: await heartbeat(pool, request) }),
       (beat) => beat),
@@ -147,7 +180,8 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     }, () => ({}))
   ]
   const batchers = new Map<string, BatchQueue>([
-    ['message.store', stores], ['message.fetch', fetches], ['message.ack', acks], ['room.join', joins], ['room.leave', leaves]
+    ['message.store', stores], ['message.fetch', fetches], ['message.ack', acks], ['room.join', joins], ['room.leave', leaves],
+    ['group.commit', commits], ['group.state', states]
   ])
   return { subscriptions, batchers }
 }
