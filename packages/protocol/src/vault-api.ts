@@ -125,7 +125,7 @@ export const GroupCommitReply = reply({ epoch: Epoch })
 /**
  * A member asks where the room's group stands. Without `since` (a member about to join):
  * the group and its latest sealed GroupInfo, or no `group` when the room has none yet (the
- * member creates it). With `since` (a member of the group at that epoch): the handshakes
+ * member creates it). With `since` (a member of the group at that epoch, not before it joined): the handshakes
  * from it on, in epoch order, as many as fit one reply; `complete` when they reach the
  * current epoch, `gap` when one of them is no longer kept (the member must join again).
  */

@@ -134,6 +134,7 @@ t.test('a member catches up on the handshakes since its epoch, in order; one it 
   t.match(await api.groupState(room, alice, 4), { ok: true, handshakes: [{ epoch: 4, handshake: sent[4] }, { epoch: 5, handshake: sent[5] }], complete: true })
   t.match(await api.groupState(room, bob, 6), { ok: true, handshakes: [], complete: true, gap: false }, 'up to date')
   t.match(await api.groupState(room, bob, 7), { ok: false, code: 'stale-epoch' }, 'an epoch the group has not reached')
+  t.match(await api.groupState(room, bob, 0), { ok: false, code: 'stale-epoch' }, 'nor the commits from before Bob joined (at epoch 1)')
 
   // Alice made the commit of epoch 4 and has none since; Bob has them all: only epoch 5 is kept, for Alice.
   await vault.app.sweeper.sweep()

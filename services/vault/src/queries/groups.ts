@@ -93,8 +93,8 @@ export async function groupState (db: Kysely<Database>, cipher: AtRestCipher, re
     return success({ group: { groupId: room.group_id, epoch, groupInfo: groupInfo.toString('base64url') }, handshakes: [], complete: true, gap: false })
   }
   const since = request.since
-  // Only a member of the group reads its handshakes, and only from an epoch the group has reached.
-  if (room.joined_epoch === null || since > epoch) return failure('stale-epoch')
+  // Only a member of the group reads its handshakes: from the epoch it joined in, to one the group has reached.
+  if (room.joined_epoch === null || since < Number(room.joined_epoch) || since > epoch) return failure('stale-epoch')
   const rows = since === epoch
     ? []
     : await db.selectFrom('handshakes').select(['epoch', 'sealed', 'key_id'])
