@@ -59,3 +59,29 @@ t.test('a room\'s joins are charged for the cards they return: a flooding room\'
   t.match(await api.join(busy, bob), { ok: false, code: 'room-busy' }, 'joining again at once is over the room\'s share')
   t.match(await api.join(quiet, carol), { ok: true }, 'another room joins')
 })
+
+t.test('v2 commits are paid from the room\'s share: a member spamming its group is refused room-busy, another room commits', async (t) => {
+  const h = await harness(t)
+  // Each commit below carries about 8 KiB of base64url (a 2 KiB handshake, a 4 KiB GroupInfo): two fit the 20 KiB burst after the joins.
+  await h.startVault({ roomShare: { bytesPerSecond: 1024, burstBytes: 20 * 1024 } })
+  const api = vaultApi(h.bus)
+  const [busy, quiet] = [newRoomHash(), newRoomHash()]
+  const [alice, carol] = [newMemberId(), newMemberId()]
+  await api.join(busy, alice)
+  await api.join(quiet, carol)
+  const groupId = Buffer.alloc(32, 7).toString('base64url')
+  const info = Buffer.alloc(4096, 1).toString('base64url')
+  const handshake = (epoch: number): string => {
+    const header = Buffer.alloc(4 + 1 + 32 + 8 + 5 + 2)
+    header.set([0, 1, 0, 1, 32])
+    header.set(Buffer.from(groupId, 'base64url'), 5)
+    header.writeBigUInt64BE(BigInt(epoch), 37)
+    header.set([1, 0, 0, 0, 0, 0, 3], 45)
+    return Buffer.concat([header, Buffer.alloc(2048, 2)]).toString('base64url')
+  }
+  t.match(await api.commit(busy, alice, { groupId, epoch: 0, groupInfo: info }), { ok: true }, 'created')
+  const replies = []
+  for (let epoch = 0; epoch < 4; epoch++) replies.push(await api.commit(busy, alice, { groupId, epoch, handshake: handshake(epoch), groupInfo: info }))
+  t.ok(replies.some((r) => !r.ok && r.code === 'room-busy' && (r.retryAfterMs ?? 0) > 0), 'past the share: room-busy with a retry hint')
+  t.match(await api.commit(quiet, carol, { groupId, epoch: 0, groupInfo: info }), { ok: true }, 'the quiet room is not affected')
+})

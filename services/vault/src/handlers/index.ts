@@ -161,11 +161,22 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       (acked) => ({ remaining: acked.remaining, gone: acked.gone })),
 
     serve(deps, 'group.commit',
-      async (request, deadline): Promise<Result<Committed>> => commits.submit(request, deadline),
+      async (request, deadline): Promise<Result<Committed>> => {
+        // Handshakes and GroupInfo are paid for from the room's share like envelopes: a member
+        // spamming commits slows its own room only.
+        const bytes = (request.handshake?.length ?? 0) + request.groupInfo.length
+        if (!shares.take(request.roomHash, bytes)) return failure('room-busy', shares.retryAfterMs(request.roomHash, bytes))
+        return commits.submit(request, deadline)
+      },
       (committed) => ({ epoch: committed.epoch })),
 
     serve(deps, 'group.state',
-      async (request, deadline): Promise<Result<GroupState>> => states.submit(request, deadline),
+      async (request, deadline): Promise<Result<GroupState>> => {
+        if (!shares.take(request.roomHash, JOIN_COST_BYTES)) return failure('room-busy', shares.retryAfterMs(request.roomHash, JOIN_COST_BYTES))
+        const state = await states.submit(request, deadline)
+        if (state.ok) shares.charge(request.roomHash, state.value.handshakes.reduce((sum, h) => sum + h.handshake.length, state.value.group?.groupInfo?.length ?? 0))
+        return state
+      },
       (state) => state),
 
     serve(deps, 'gateway.heartbeat',
