@@ -100,7 +100,8 @@ END
 $fn$;
 `
 
-const ACK_FUNCTION = String.raw`
+/** vault_ack as this migration defines it (a later migration replaces it and restores it on the way down). */
+export const ACK_FUNCTION = String.raw`
 -- A recipient confirms it viewed a message; the last confirmation deletes the row
 -- in the same transaction. Outcomes: viewed (remaining > 0), gone (deleted now),
 -- repeated (this recipient had confirmed before), already-gone, not-recipient.
