@@ -32,7 +32,7 @@ export const ERROR_CODES = [
   'already-gone',
   /** v2: the request names an epoch the room's group has left (or a group it does not have); sync, then try again. */
   'stale-epoch',
-  /** The request is for another protocol version than the room's (a v1 request in a v2 room or the reverse). */
+  /** The request is for another protocol version than the room's (today: creating a v2 group in a room that holds v1 messages). */
   'protocol-mismatch',
   /** The vault did not answer (down, overloaded or timed out); retrying later is safe. */
   'unavailable',

@@ -4,10 +4,10 @@
  * the commit log members catch up from, the latest GroupInfo for joiners, all sealed
  * at rest; removed members stop being recipients; old handshakes are pruned.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import t from 'tap'
-import { countRows, harness, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi, type Harness } from './helpers.js'
+import { countRows, harness, KEY_1, KEY_2, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi, type Harness } from './helpers.js'
 
 /**
  * The clear header of an MLS PublicMessage commit (RFC 9420 §6) followed by bytes the
@@ -78,6 +78,27 @@ t.test('a commit is accepted only in the room\'s current epoch: of two made in t
   t.equal(await countRows(h.db, 'handshakes'), 2, 'one handshake per epoch')
 })
 
+t.test('a retry of an accepted commit (its answer lost) is answered as accepted; the same epoch\'s other commits stay stale', async (t) => {
+  const h = await harness(t)
+  await h.startVault()
+  const { api, room, members } = await roomWith(h, 3)
+  const [alice, bob, carol] = members as [string, string, string]
+  const groupId = newGroupId()
+  const created = { groupId, epoch: 0, groupInfo: sealedInfo() }
+  t.match(await api.commit(room, alice, created), { ok: true, epoch: 0 })
+  const bobJoin = { groupId, epoch: 0, handshake: commitBytes(groupId, 0, 'external'), groupInfo: sealedInfo() }
+  t.match(await api.commit(room, bob, bobJoin), { ok: true, epoch: 1 })
+  t.match(await api.commit(room, alice, { groupId, epoch: 1, handshake: commitBytes(groupId, 1, 'member'), groupInfo: sealedInfo() }), { ok: true, epoch: 2 }, 'the group moves on')
+
+  t.match(await api.commit(room, alice, created), { ok: true, epoch: 0 }, 'the creator\'s retry of its creation')
+  t.match(await api.commit(room, bob, bobJoin), { ok: true, epoch: 1 }, 'Bob\'s retry of his join, after another commit, is still his')
+  t.match(await api.commit(room, carol, { ...bobJoin }), { ok: false, code: 'stale-epoch' }, 'the same bytes from another member are not his')
+  t.match(await api.commit(room, bob, { ...bobJoin, handshake: commitBytes(groupId, 0, 'external') }), { ok: false, code: 'stale-epoch' }, 'another commit of Bob\'s in that epoch lost')
+  t.match(await api.commit(room, carol, { groupId, epoch: 0, groupInfo: sealedInfo() }), { ok: false, code: 'stale-epoch' }, 'a creation by anyone else')
+  t.equal(await countRows(h.db, 'handshakes'), 2, 'nothing was written twice')
+  t.match(await api.groupState(room, alice), { ok: true, group: { epoch: 2 } })
+})
+
 t.test('a handshake whose clear header is not a commit of this group and epoch is refused as bad-frame, before anything is written', async (t) => {
   const h = await harness(t)
   await h.startVault()
@@ -89,7 +110,8 @@ t.test('a handshake whose clear header is not a commit of this group and epoch i
   const variants: Array<[string, string]> = [
     ['another epoch in its header', commitBytes(groupId, 5, 'external')],
     ['another group in its header', commitBytes(newGroupId(), 0, 'external')],
-    ['a proposal, not a commit', Buffer.concat([bytes.subarray(0, 46), Buffer.from([2]), bytes.subarray(47)]).toString('base64url')],
+    // 5 bytes of version, wire format and id length, the 32-byte id, the 8-byte epoch: sender type at 45, authenticated data length at 46, content type at 47.
+    ['a proposal, not a commit', Buffer.concat([bytes.subarray(0, 47), Buffer.from([2]), bytes.subarray(48)]).toString('base64url')],
     ['a private message', Buffer.concat([Buffer.from([0, 1, 0, 2]), bytes.subarray(4)]).toString('base64url')],
     ['truncated in its group id', bytes.subarray(0, 20).toString('base64url')],
     ['an unknown sender type', Buffer.concat([bytes.subarray(0, 45), Buffer.from([9]), bytes.subarray(46)]).toString('base64url')]
@@ -97,6 +119,8 @@ t.test('a handshake whose clear header is not a commit of this group and epoch i
   for (const [what, handshake] of variants) {
     t.match(await api.commit(room, bob, { groupId, epoch: 0, handshake, groupInfo: sealedInfo() }), { ok: false, code: 'bad-frame' }, what)
   }
+  t.match(await api.commit(room, bob, { groupId, epoch: 0, handshake: base, groupInfo: sealedInfo(), removed: [alice] }), { ok: false, code: 'bad-frame' },
+    'an external commit removing anyone (RFC 9420 §12.4.3.2: it may remove only the joiner\'s own old leaf, which the vault does not track)')
   t.equal(await countRows(h.db, 'handshakes'), 0)
   t.match(await api.commit(room, bob, { groupId, epoch: 0, handshake: base, groupInfo: sealedInfo() }), { ok: true, epoch: 1 }, 'the genuine one still goes through')
   t.match(await api.commit(room, newMemberId(), { groupId, epoch: 1, handshake: commitBytes(groupId, 1, 'member'), groupInfo: sealedInfo() }), { ok: false, code: 'not-joined' })
@@ -191,4 +215,18 @@ t.test('GroupInfo and handshakes are sealed at rest: the database holds none of 
   await other.api.commit(other.room, other.members[0] as string, { groupId: newGroupId(), epoch: 0, groupInfo: sealedInfo() })
   await sql`update rooms set group_info = (select group_info from rooms where room_hash = ${room}) where room_hash = ${other.room}`.execute(h.db)
   t.match(await other.api.groupState(other.room, other.members[0] as string), { ok: false, code: 'internal' }, 'a swapped row fails authentication')
+})
+
+t.test('a GroupInfo sealed under a key since retired is sealed again under the active key when read, so the retired key can go', async (t) => {
+  const h = await harness(t)
+  const first = await h.startVault({ encryptionKey: KEY_1 })
+  const { api, room, members: [alice] } = await roomWith(h, 1) as { api: ReturnType<typeof vaultApi>, room: string, members: [string] }
+  const groupId = newGroupId()
+  const info = sealedInfo()
+  await api.commit(room, alice, { groupId, epoch: 0, groupInfo: info })
+  await first.stop()
+  await h.startVault({ encryptionKey: KEY_2, retiredKeys: [KEY_1] })
+  t.match(await api.groupState(room, alice), { ok: true, group: { groupInfo: info } }, 'read under the retired key')
+  const row = await h.db.selectFrom('rooms').select('group_info_key_id').where('room_hash', '=', room).executeTakeFirstOrThrow()
+  t.equal(row.group_info_key_id, createHash('sha256').update(KEY_2).digest('hex').slice(0, 8), 'and now sealed under the active one')
 })

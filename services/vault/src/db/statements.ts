@@ -108,7 +108,15 @@ export const SYNC_PRESENCE = statement<{ room: string, present: number, version:
   'select * from vault_sync_presence($1, $2, $3, $4::bigint[], $5::text[], $6::text[])')
 
 /** v2, one request at a time: room, member, group id, epoch, sealed handshake and its key id (NULL: create), external, sealed GroupInfo and its key id, removed members, ttl ms. */
-export const GROUP_COMMIT = statement<{ outcome: 'committed' | 'stale-epoch' | 'not-joined' | 'protocol-mismatch', epoch: string | null, gone: string[] | null }>('vault_group_commit',
+export const GROUP_COMMIT = statement<{
+  outcome: 'committed' | 'stale-epoch' | 'not-joined' | 'protocol-mismatch'
+  epoch: string | null
+  gone: string[] | null
+  /** With stale-epoch: the commit accepted in the request's epoch, to recognise a retry of it. */
+  prior_sender: string | null
+  prior_sealed: Buffer | null
+  prior_key_id: string | null
+}>('vault_group_commit',
   'select * from vault_group_commit($1, $2, $3, $4::bigint, $5::bytea, $6, $7::boolean, $8::bytea, $9, $10::text[], $11::bigint)')
 
 /** Results indexed by the request they answer. */

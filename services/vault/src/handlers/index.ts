@@ -102,7 +102,12 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
   const commits = batcher(async (requests: GroupCommitRequest[]) => {
     const results: Array<Result<Committed>> = []
     for (const request of requests) {
-      const result = await commitGroup(pool, cipher, deps.messageTtlMs, request)
+      // Each commit is its own transaction: one that fails must not make the batcher run the
+      // others again (they committed), so it fails alone.
+      const result = await commitGroup(pool, cipher, deps.messageTtlMs, request).catch((error: unknown): Result<Committed> => {
+        deps.logger.warn({ operation: 'group.commit', error: error instanceof Error ? error.name : 'unknown' }, 'vault operation failed')
+        return failure('internal')
+      })
       if (result.ok && request.handshake !== undefined) {
         publishRoomEvent(bus, request.roomHash, { type: 'handshake', epoch: request.epoch, from: request.memberId, handshake: request.handshake })
       }
@@ -164,8 +169,11 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       async (request, deadline): Promise<Result<Committed>> => {
         // Handshakes and GroupInfo are paid for from the room's share like envelopes: a member
         // spamming commits slows its own room only.
+        // Up front at most one burst (a full-size commit must fit even the smallest ROOM_SHARE); the rest as debt.
         const bytes = (request.handshake?.length ?? 0) + request.groupInfo.length
-        if (!shares.take(request.roomHash, bytes)) return failure('room-busy', shares.retryAfterMs(request.roomHash, bytes))
+        const upFront = Math.min(bytes, deps.roomShare.burstBytes)
+        if (!shares.take(request.roomHash, upFront)) return failure('room-busy', shares.retryAfterMs(request.roomHash, upFront))
+        shares.charge(request.roomHash, bytes - upFront)
         return commits.submit(request, deadline)
       },
       (committed) => ({ epoch: committed.epoch })),

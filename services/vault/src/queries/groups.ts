@@ -44,14 +44,16 @@ export interface Committed {
 export async function commitGroup (db: Queryable, cipher: AtRestCipher, ttlMs: number, request: GroupCommitRequest): Promise<Result<Committed>> {
   let external = false
   let handshake: { sealed: Buffer, keyId: string } | undefined
-  if (request.handshake !== undefined) {
-    const bytes = Buffer.from(request.handshake, 'base64url')
+  const bytes = request.handshake === undefined ? undefined : Buffer.from(request.handshake, 'base64url')
+  if (bytes !== undefined) {
     try {
       const header = readHandshakeHeader(bytes)
       if (header.contentType !== 'commit') return failure('bad-frame')
       if (header.sender.type !== 'member' && header.sender.type !== 'newMemberCommit') return failure('bad-frame')
       if (Buffer.from(header.groupId).toString('base64url') !== request.groupId || header.epoch !== BigInt(request.epoch)) return failure('bad-frame')
       external = header.sender.type === 'newMemberCommit'
+      // An external commit may remove only its sender's own old leaf (RFC 9420 §12.4.3.2): naming anyone else is refused.
+      if (external && (request.removed?.length ?? 0) > 0) return failure('bad-frame')
     } catch (error) {
       if (error instanceof HandshakeHeaderError) return failure('bad-frame')
       throw error
@@ -66,6 +68,11 @@ export async function commitGroup (db: Queryable, cipher: AtRestCipher, ttlMs: n
     info.sealed, info.keyId, request.removed ?? [], ttlMs
   ])
   if (row === undefined) throw new Error('vault_group_commit returned no row')
+  if (row.outcome === 'stale-epoch' && bytes !== undefined && row.prior_sender === request.memberId && row.prior_sealed !== null && row.prior_key_id !== null) {
+    // A retry of the commit that was accepted (its answer was lost): the same answer again.
+    const prior = cipher.open(epochBinding(HANDSHAKE_LABEL, request.epoch), roomBinding(request.roomHash), { keyId: row.prior_key_id, sealed: row.prior_sealed })
+    if (prior.equals(bytes)) return success({ epoch: request.epoch + 1, gone: [] })
+  }
   if (row.outcome !== 'committed') return failure(row.outcome)
   return success({ epoch: Number(row.epoch), gone: row.gone ?? [] })
 }
@@ -90,6 +97,14 @@ export async function groupState (db: Kysely<Database>, cipher: AtRestCipher, re
   const epoch = Number(room.epoch)
   if (request.since === undefined) {
     const groupInfo = cipher.open(epochBinding(GROUP_INFO_LABEL, epoch), roomBinding(request.roomHash), { keyId: room.group_info_key_id, sealed: room.group_info })
+    if (room.group_info_key_id !== cipher.activeKeyId) {
+      // A GroupInfo lives until the next commit, possibly longer than the message TTL after
+      // which a retired at-rest key may be destroyed: sealed again under the active key when read.
+      const resealed = cipher.seal(epochBinding(GROUP_INFO_LABEL, epoch), roomBinding(request.roomHash), groupInfo)
+      await db.updateTable('rooms').set({ group_info: resealed.sealed, group_info_key_id: resealed.keyId })
+        .where('room_hash', '=', request.roomHash).where('epoch', '=', String(epoch)).where('group_info_key_id', '=', room.group_info_key_id)
+        .execute()
+    }
     return success({ group: { groupId: room.group_id, epoch, groupInfo: groupInfo.toString('base64url') }, handshakes: [], complete: true, gap: false })
   }
   const since = request.since
@@ -99,6 +114,8 @@ export async function groupState (db: Kysely<Database>, cipher: AtRestCipher, re
     ? []
     : await db.selectFrom('handshakes').select(['epoch', 'sealed', 'key_id'])
       .where('room_hash', '=', request.roomHash).where('epoch', '>=', String(since))
+      // A commit landing since the room was read is left for the next reply: never past the epoch reported.
+      .where('epoch', '<', String(epoch))
       .orderBy('epoch').limit(MAX_HANDSHAKES_PER_SYNC).execute()
   const handshakes: Array<{ epoch: number, handshake: string }> = []
   let bytes = 0

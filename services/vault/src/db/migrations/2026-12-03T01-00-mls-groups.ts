@@ -24,7 +24,7 @@ CREATE FUNCTION vault_group_commit(
   p_room text, p_member text, p_group_id text, p_epoch bigint,
   p_handshake bytea, p_handshake_key_id text, p_external boolean,
   p_group_info bytea, p_group_info_key_id text, p_removed text[], p_ttl_ms bigint)
-RETURNS TABLE (outcome text, epoch bigint, gone text[])
+RETURNS TABLE (outcome text, epoch bigint, gone text[], prior_sender text, prior_sealed bytea, prior_key_id text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v_room rooms%ROWTYPE;
@@ -42,7 +42,11 @@ BEGIN
   END IF;
 
   IF p_handshake IS NULL THEN
-    -- Creation: only once, at epoch 0, in a room that never held v1 messages.
+    -- Creation: only once, at epoch 0, in a room that holds no v1 messages.
+    IF v_room.group_id = p_group_id AND p_epoch = 0 AND v_joined = 0 THEN
+      -- The creator's retry (its answer was lost): the group is its own.
+      outcome := 'committed'; epoch := 0; gone := '{}'; RETURN NEXT; RETURN;
+    END IF;
     IF v_room.group_id IS NOT NULL OR p_epoch <> 0 THEN
       outcome := 'stale-epoch'; epoch := v_room.epoch; RETURN NEXT; RETURN;
     END IF;
@@ -56,6 +60,12 @@ BEGIN
   END IF;
 
   IF v_room.group_id IS DISTINCT FROM p_group_id OR v_room.epoch <> p_epoch THEN
+    -- The commit accepted in that epoch comes back with the answer: if it is this very one
+    -- (a retry whose first answer was lost), the caller answers it as accepted.
+    IF v_room.group_id = p_group_id AND p_epoch < v_room.epoch THEN
+      SELECT h.sender_id, h.sealed, h.key_id INTO prior_sender, prior_sealed, prior_key_id
+        FROM handshakes h WHERE h.room_hash = p_room AND h.epoch = p_epoch;
+    END IF;
     outcome := 'stale-epoch'; epoch := v_room.epoch; RETURN NEXT; RETURN;
   END IF;
   -- A member's commit needs a member of the group; an external commit makes one (again).
