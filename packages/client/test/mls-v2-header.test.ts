@@ -3,7 +3,7 @@
 // pinned ts-mls really writes: an external commit (a member joining, with its join
 // proof as authenticated data), a member's own commit, and an application message,
 // which is not a handshake and must be refused.
-import { readHandshakeHeader } from '@ephemeral-chat/protocol'
+import { bucketOfMlsMessage, PADDING_BUCKETS, readApplicationHeader, readHandshakeHeader } from '@ephemeral-chat/protocol'
 import t from 'tap'
 import {
   createApplicationMessage,
@@ -48,15 +48,30 @@ void t.test('the vault reads group, epoch, sender and content type of the commit
 
   // Bob, now a member at leaf 1, commits an update of his own (a PublicMessage, as v2 sends handshakes).
   const update = await createCommit({ state: joined.newState, cipherSuite: cs }, { wireAsPublicMessage: true })
-  const own = readHandshakeHeader(encodeMlsMessage(update.commit))
+  const commitBytes = encodeMlsMessage(update.commit)
+  const own = readHandshakeHeader(commitBytes)
   t.equal(own.epoch, 1n)
   t.same(own.sender, { type: 'member', leafIndex: 1 }, 'a member commit names its leaf')
   t.equal(own.contentType, 'commit')
 
-  const sent = await createApplicationMessage(update.newState, new TextEncoder().encode('hello'), cs, messageAuthenticatedData(newMessageId()))
+  const messageId = newMessageId()
+  const sent = await createApplicationMessage(update.newState, new TextEncoder().encode('hello'), cs, messageAuthenticatedData(messageId))
   const application = encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: sent.privateMessage })
   t.throws(() => readHandshakeHeader(application), { name: 'HandshakeHeaderError' }, 'an application message is not a handshake')
-  const commitBytes = encodeMlsMessage(update.commit)
+  const header = readApplicationHeader(application)
+  t.equal(toHex(header.groupId), toHex(groupId), 'an application message\'s group id')
+  t.equal(header.epoch, 2n, 'its epoch')
+  t.equal(toHex(header.authenticatedData), toHex(messageAuthenticatedData(messageId)), 'its authenticated data names its message id')
+  t.throws(() => readApplicationHeader(commitBytes), { name: 'HandshakeHeaderError' }, 'a commit is not an application message')
+
+  // The vault tells a v2 message's bucket from its size: every padded bucket lands in its own window.
+  let state = sent.newState
+  for (const bucket of PADDING_BUCKETS) {
+    const padded = await createApplicationMessage(state, new Uint8Array(bucket), cs, messageAuthenticatedData(newMessageId()))
+    state = padded.newState
+    const bytes = encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: padded.privateMessage })
+    t.equal(bucketOfMlsMessage(bytes.length), bucket, `a ${bucket}-byte plaintext is ${bytes.length} bytes: bucket ${bucket}`)
+  }
   for (const cut of [0, 3, 4, 5, 20, 40, 45]) {
     t.throws(() => readHandshakeHeader(commitBytes.subarray(0, cut)), { name: 'HandshakeHeaderError' }, `a commit cut after ${cut} bytes is refused`)
   }

@@ -9,7 +9,7 @@ import type { Result } from './result.js'
 import { CLIENT_FRAME_TYPES, ClientFrame, ServerFrame } from './frames.js'
 import { PROTOCOL_VERSION } from './limits.js'
 import {
-  GatewayHeartbeatReply, GatewayHeartbeatRequest, GatewaySyncReply, GatewaySyncRequest, GroupCommitReply, GroupCommitRequest, GroupStateReply, GroupStateRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
+  GatewayHeartbeatReply, GatewayHeartbeatRequest, GatewaySyncReply, GatewaySyncRequest, GroupCommitReply, GroupCommitRequest, GroupReadReply, GroupReadRequest, GroupSendReply, GroupSendRequest, GroupStateReply, GroupStateRequest, MessageAckReply, MessageAckRequest, MessageFetchReply,
   MessageFetchRequest, MessageStoreReply, MessageStoreRequest, RoomEvent, RoomJoinReply, RoomJoinRequest,
   RoomLeaveReply, RoomLeaveRequest
 } from './vault-api.js'
@@ -92,5 +92,9 @@ export const codecs = {
   groupCommitReply: codec(GroupCommitReply),
   groupStateRequest: codec(GroupStateRequest),
   groupStateReply: codec(GroupStateReply),
+  groupSendRequest: codec(GroupSendRequest),
+  groupSendReply: codec(GroupSendReply),
+  groupReadRequest: codec(GroupReadRequest),
+  groupReadReply: codec(GroupReadReply),
   roomEvent: codec(RoomEvent)
 } as const

@@ -32,7 +32,9 @@ export const ERROR_CODES = [
   'already-gone',
   /** v2: the request names an epoch the room's group has left (or a group it does not have); sync, then try again. */
   'stale-epoch',
-  /** The request is for another protocol version than the room's (today: creating a v2 group in a room that holds v1 messages). */
+  /** v2: nobody else is in the room's group: the message waits on the sender's device until someone joins. */
+  'alone',
+  /** The request is for another protocol version than the room's (a v1 message in a v2 room or the reverse, or a v2 group created in a room that holds v1 messages). */
   'protocol-mismatch',
   /** The vault did not answer (down, overloaded or timed out); retrying later is safe. */
   'unavailable',
@@ -57,6 +59,7 @@ const GENERIC_MESSAGES: Record<ErrorCode, string> = {
   'not-recipient': 'This message is not addressed to you.',
   'already-gone': 'This message was already viewed or has been deleted.',
   'stale-epoch': 'The group has moved to another epoch; catch up and try again.',
+  alone: 'Nobody else is in the room yet; the message waits until someone joins.',
   'protocol-mismatch': 'This room uses another protocol version.',
   unavailable: 'The service is unavailable; try again shortly.',
   internal: 'Internal error.'

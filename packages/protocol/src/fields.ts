@@ -4,7 +4,7 @@
  * can pass validation.
  */
 import Type from 'typebox'
-import { base64urlLength, GCM_IV_BYTES, GCM_TAG_BYTES, MAX_ENVELOPE_BYTES, MAX_SEALED_GROUP_INFO_BYTES, MAX_HANDSHAKE_BYTES, PADDING_BUCKETS, PROTOCOL_VERSION } from './limits.js'
+import { base64urlLength, GCM_IV_BYTES, GCM_TAG_BYTES, MAX_ENVELOPE_BYTES, MAX_MLS_MESSAGE_BYTES, MAX_SEALED_GROUP_INFO_BYTES, MAX_HANDSHAKE_BYTES, MLS_MESSAGE_OVERHEAD, PADDING_BUCKETS, PROTOCOL_VERSION } from './limits.js'
 
 /** Unpadded base64url of exactly `bytes` bytes. */
 export function base64urlPattern (bytes: number): string {
@@ -68,6 +68,12 @@ export const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER
 export const GroupId = Type.String({ pattern: PATTERNS.groupId })
 /** v2: an MLS handshake (an MLSMessage holding a PublicMessage commit), base64url; at most MAX_HANDSHAKE_BYTES. */
 export const Handshake = Type.String({ pattern: '^[A-Za-z0-9_-]+$', minLength: 16, maxLength: base64urlLength(MAX_HANDSHAKE_BYTES) })
+/** v2: an application message (an MLSMessage carrying a PrivateMessage), base64url; its size must fall in a bucket's window. */
+export const MlsMessage = Type.String({
+  pattern: '^[A-Za-z0-9_-]+$',
+  minLength: base64urlLength(PADDING_BUCKETS[0] + MLS_MESSAGE_OVERHEAD.min),
+  maxLength: base64urlLength(MAX_MLS_MESSAGE_BYTES)
+})
 /**
  * v2: the room's GroupInfo sealed by a member under the code-derived group-info key
  * (IV ‖ AES-256-GCM ciphertext ‖ tag), base64url; at most MAX_SEALED_GROUP_INFO_BYTES.

@@ -48,6 +48,22 @@ export const MAX_HANDSHAKE_BYTES = 16 * 1024
  */
 export const MAX_SEALED_GROUP_INFO_BYTES = 24 * 1024
 
+/**
+ * v2: an application message (an MLSMessage carrying a PrivateMessage) of a padded plaintext
+ * of bucket b is b + MLS's framing: 199–203 bytes with ts-mls 1.6.4 (`npm run bench:mls`).
+ * The vault takes b + MLS_MESSAGE_OVERHEAD.min to b + MLS_MESSAGE_OVERHEAD.max (the windows
+ * of two buckets never meet), so the size leaks the bucket only, as in v1.
+ */
+export const MLS_MESSAGE_OVERHEAD = { min: 128, max: 640 } as const
+
+/** Largest v2 application message, in bytes (22.7 K characters of base64url: a send frame fits MAX_FRAME_BYTES). */
+export const MAX_MLS_MESSAGE_BYTES = 16384 + MLS_MESSAGE_OVERHEAD.max
+
+/** The padding bucket of a v2 application message of `bytes` bytes, or undefined when it fits none. */
+export function bucketOfMlsMessage (bytes: number): PaddingBucket | undefined {
+  return PADDING_BUCKETS.find((bucket) => bytes >= bucket + MLS_MESSAGE_OVERHEAD.min && bytes < bucket + MLS_MESSAGE_OVERHEAD.max)
+}
+
 /** Handshakes returned by one group sync; a member further behind catches up in several, or joins again. */
 export const MAX_HANDSHAKES_PER_SYNC = 64
 

@@ -10,6 +10,14 @@
 const MLS_10 = 1
 /** RFC 9420 §6: WireFormat. */
 const WIRE_FORMAT_PUBLIC_MESSAGE = 1
+const WIRE_FORMAT_PRIVATE_MESSAGE = 2
+
+/**
+ * The label that opens a v2 application message's authenticated data, followed by the
+ * 16-byte message id (docs/architecture.md §10 "message"): MLS authenticates it with the
+ * content, and the vault checks it names the message id the message is stored under.
+ */
+export const MESSAGE_AD_LABEL_V2 = 'ephemeral-chat/v2/msg'
 /** RFC 9420 §6: ContentType. */
 export const MLS_CONTENT_TYPES = { application: 1, proposal: 2, commit: 3 } as const
 /** RFC 9420 §6: SenderType. */
@@ -43,6 +51,10 @@ class Reader {
     const part = this.bytes.subarray(this.#at, this.#at + n)
     this.#at += n
     return part
+  }
+
+  atEnd (): boolean {
+    return this.#at === this.bytes.length
   }
 
   uint (bytes: 1 | 2 | 4, what: string): number {
@@ -91,4 +103,31 @@ export function readHandshakeHeader (message: Uint8Array): HandshakeHeader {
   const contentType = CONTENT_TYPES.get(reader.uint(1, 'the content type'))
   if (contentType === undefined) throw new HandshakeHeaderError('the content type is unknown')
   return { groupId, epoch, sender, contentType, authenticatedData }
+}
+
+export interface ApplicationHeader {
+  groupId: Uint8Array
+  epoch: bigint
+  /** Only `application` is accepted: v2 sends handshakes as PublicMessage. */
+  contentType: 'application'
+  authenticatedData: Uint8Array
+}
+
+/**
+ * The clear header of an MLSMessage that carries a PrivateMessage with application data
+ * (RFC 9420 §6.3: group id, epoch, content type, authenticated data; sender and content are
+ * encrypted). Throws HandshakeHeaderError for anything else.
+ */
+export function readApplicationHeader (message: Uint8Array): ApplicationHeader {
+  const reader = new Reader(message)
+  if (reader.uint(2, 'the version') !== MLS_10) throw new HandshakeHeaderError('the version is not mls10')
+  if (reader.uint(2, 'the wire format') !== WIRE_FORMAT_PRIVATE_MESSAGE) throw new HandshakeHeaderError('the wire format is not private_message')
+  const groupId = reader.vector('the group id')
+  const epoch = reader.uint64('the epoch')
+  if (reader.uint(1, 'the content type') !== MLS_CONTENT_TYPES.application) throw new HandshakeHeaderError('the content type is not application')
+  const authenticatedData = reader.vector('the authenticated data')
+  reader.vector('the encrypted sender data')
+  reader.vector('the ciphertext')
+  if (!reader.atEnd()) throw new HandshakeHeaderError('bytes follow the ciphertext')
+  return { groupId, epoch, contentType: 'application', authenticatedData }
 }

@@ -15,7 +15,9 @@ export const VAULT_OPERATIONS = {
   'gateway.heartbeat': { subject: VAULT_SUBJECTS.gatewayHeartbeat, request: codecs.gatewayHeartbeatRequest, reply: codecs.gatewayHeartbeatReply },
   'gateway.sync': { subject: VAULT_SUBJECTS.gatewaySync, request: codecs.gatewaySyncRequest, reply: codecs.gatewaySyncReply },
   'group.commit': { subject: VAULT_SUBJECTS.groupCommit, request: codecs.groupCommitRequest, reply: codecs.groupCommitReply },
-  'group.state': { subject: VAULT_SUBJECTS.groupState, request: codecs.groupStateRequest, reply: codecs.groupStateReply }
+  'group.state': { subject: VAULT_SUBJECTS.groupState, request: codecs.groupStateRequest, reply: codecs.groupStateReply },
+  'group.send': { subject: VAULT_SUBJECTS.groupSend, request: codecs.groupSendRequest, reply: codecs.groupSendReply },
+  'group.read': { subject: VAULT_SUBJECTS.groupRead, request: codecs.groupReadRequest, reply: codecs.groupReadReply }
 } as const
 
 export type VaultOperation = keyof typeof VAULT_OPERATIONS

@@ -16,7 +16,9 @@ export const VAULT_SUBJECTS = {
   gatewayHeartbeat: 'vault.v1.gateway.heartbeat',
   gatewaySync: 'vault.v1.gateway.sync',
   groupCommit: 'vault.v1.group.commit',
-  groupState: 'vault.v1.group.state'
+  groupState: 'vault.v1.group.state',
+  groupSend: 'vault.v1.group.send',
+  groupRead: 'vault.v1.group.read'
 } as const
 export type VaultSubject = (typeof VAULT_SUBJECTS)[keyof typeof VAULT_SUBJECTS]
 

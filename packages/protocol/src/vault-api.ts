@@ -4,7 +4,7 @@
  */
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, Epoch, PresenceVersion, GatewayId, GoneReason, GroupId, Handshake, Iv, MemberId, MessageId, RetryAfter, RoomHash, SealedGroupInfo, Timestamp, Version } from './fields.js'
+import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, Epoch, PresenceVersion, GatewayId, GoneReason, GroupId, Handshake, Iv, MemberId, MessageId, MlsMessage, RetryAfter, RoomHash, SealedGroupInfo, Timestamp, Version } from './fields.js'
 import { GoneFrame, TypingNoticeFrame } from './frames.js'
 import { MAX_HANDSHAKES_PER_SYNC, MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
@@ -137,12 +137,30 @@ export const GroupStateReply = reply({
   gap: Type.Boolean()
 })
 
+/**
+ * v2: store an application message (an MLS PrivateMessage) from `memberId` for every other
+ * member of the room's group, bound to `epoch`: accepted only at the room's current epoch
+ * (else `stale-epoch`), from a member of the group (else `not-joined`), with somebody else in
+ * the group (else `alone`: it waits on the sender's device, never on the server, for a
+ * future member could not open it). Its clear header must name the room's group, that
+ * epoch, application content and authenticated data `MESSAGE_AD_LABEL_V2` ‖ id (else
+ * `bad-frame`). Idempotent on `id`, answered as message.store.
+ */
+export const GroupSendRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, id: MessageId, epoch: Epoch, message: MlsMessage }, closed)
+export const GroupSendReply = MessageStoreReply
+
+/** v2: a recipient asks for an application message it has not yet viewed (confirmed with message.ack). */
+export const GroupReadRequest = MessageFetchRequest
+export const GroupReadReply = reply({ message: MlsMessage })
+
 // ── fan-out events on room.<hash>.events ───────────────────────────────────
 
 /** A message was stored: gateways show a card to the local members in `recipients`. */
 export const MessageEvent = Type.Object({
   v: Version, type: Type.Literal('message'), id: MessageId, from: MemberId,
-  recipients: Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }), bucket: Bucket, expiresAt: Timestamp
+  recipients: Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }), bucket: Bucket, expiresAt: Timestamp,
+  /** v2: the epoch it was sent in (absent for v1). */
+  epoch: Type.Optional(Epoch)
 }, closed)
 /** A recipient viewed a message: gateways tell its sender (`to`). */
 export const ViewedEvent = Type.Object({ v: Version, type: Type.Literal('viewed'), id: MessageId, to: MemberId, remaining: Count }, closed)
@@ -181,6 +199,10 @@ export type GroupCommitReply = Type.Static<typeof GroupCommitReply>
 export type GroupStateRequest = Type.Static<typeof GroupStateRequest>
 export type GroupStateReply = Type.Static<typeof GroupStateReply>
 export type HandshakeEvent = Type.Static<typeof HandshakeEvent>
+export type GroupSendRequest = Type.Static<typeof GroupSendRequest>
+export type GroupSendReply = Type.Static<typeof GroupSendReply>
+export type GroupReadRequest = Type.Static<typeof GroupReadRequest>
+export type GroupReadReply = Type.Static<typeof GroupReadReply>
 export type MessageEvent = Type.Static<typeof MessageEvent>
 export type ViewedEvent = Type.Static<typeof ViewedEvent>
 export type GoneEvent = Type.Static<typeof GoneEvent>

@@ -2,7 +2,7 @@
 // ts-mls output is read in packages/client/test/mls-v2-header.test.ts; here, the
 // encodings a library may not produce but a hostile client can.
 import t from 'tap'
-import { HandshakeHeaderError, readHandshakeHeader } from '../src/index.js'
+import { bucketOfMlsMessage, HandshakeHeaderError, MAX_MLS_MESSAGE_BYTES, MLS_MESSAGE_OVERHEAD, readApplicationHeader, readHandshakeHeader } from '../src/index.js'
 
 const u64 = (n: bigint): number[] => Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(8 * (7 - i))) & 0xffn))
 /** version, wire format, group id (with its length prefix as given), epoch, then what follows. */
@@ -41,4 +41,25 @@ t.test('refused: non-minimal or invalid lengths, unknown types, another wire for
   const external = readHandshakeHeader(message([32], id32, 3n, [2, 0, 0, 0, 1, 0, 2]))
   t.same(external.sender, { type: 'external' }, 'an external sender\'s index is read past')
   t.equal(external.contentType, 'proposal')
+})
+
+t.test('an application message\'s header: group, epoch, authenticated data; nothing after its ciphertext', async (t) => {
+  const ad = [...new TextEncoder().encode('ephemeral-chat/v2/msg'), ...Array.from({ length: 16 }, () => 9)]
+  const body = [1, ad.length, ...ad, 3, 7, 7, 7, 2, 5, 5]
+  const header = readApplicationHeader(Uint8Array.from([0, 1, 0, 2, 32, ...id32, ...u64(4n), ...body]))
+  t.equal(header.epoch, 4n)
+  t.same([...header.authenticatedData], ad)
+  t.throws(() => readApplicationHeader(Uint8Array.from([0, 1, 0, 2, 32, ...id32, ...u64(4n), ...body, 0])), HandshakeHeaderError, 'a trailing byte')
+  t.throws(() => readApplicationHeader(Uint8Array.from([0, 1, 0, 2, 32, ...id32, ...u64(4n), 2, ...body.slice(1)])), HandshakeHeaderError, 'a proposal')
+  t.throws(() => readApplicationHeader(Uint8Array.from([0, 1, 0, 1, 32, ...id32, ...u64(4n), ...body])), HandshakeHeaderError, 'a PublicMessage')
+  t.throws(() => readApplicationHeader(Uint8Array.from([0, 1, 0, 2, 32, ...id32, ...u64(4n), ...body.slice(0, -1)])), HandshakeHeaderError, 'a ciphertext cut short')
+})
+
+t.test('a v2 message\'s bucket comes from its size: each bucket has its window, nothing between them', async (t) => {
+  t.equal(bucketOfMlsMessage(256 + 199), 256)
+  t.equal(bucketOfMlsMessage(16384 + 203), 16384)
+  t.equal(bucketOfMlsMessage(256 + MLS_MESSAGE_OVERHEAD.min - 1), undefined, 'too small')
+  t.equal(bucketOfMlsMessage(256 + MLS_MESSAGE_OVERHEAD.max), undefined, 'between two buckets')
+  t.equal(bucketOfMlsMessage(MAX_MLS_MESSAGE_BYTES), undefined, 'past the largest')
+  t.equal(bucketOfMlsMessage(MAX_MLS_MESSAGE_BYTES - 1), 16384)
 })

@@ -51,6 +51,16 @@ const SUBJECTS: Record<VaultSubject, SubjectCase> = {
     reply: codecs.groupCommitReply,
     identifier: 'roomHash'
   },
+  [VAULT_SUBJECTS.groupSend]: {
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), id: newMessageId(), epoch: 0, message: b64(256 + 200) }),
+    reply: codecs.groupSendReply,
+    identifier: 'roomHash'
+  },
+  [VAULT_SUBJECTS.groupRead]: {
+    valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), id: newMessageId() }),
+    reply: codecs.groupReadReply,
+    identifier: 'roomHash'
+  },
   [VAULT_SUBJECTS.groupState]: {
     valid: () => ({ v: 1, roomHash: newRoomHash(), memberId: newMemberId(), since: 0 }),
     reply: codecs.groupStateReply,

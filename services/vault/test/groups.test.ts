@@ -7,23 +7,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import t from 'tap'
+import { commitBytes, mlsMessage, sealedInfo } from './mls-wire.js'
 import { countRows, harness, KEY_1, KEY_2, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi, type Harness } from './helpers.js'
 
-/**
- * The clear header of an MLS PublicMessage commit (RFC 9420 §6) followed by bytes the
- * vault never reads: what a member's handshake looks like to the vault. (That the
- * header reader reads real ts-mls commits is tested in packages/client.)
- */
-function commitBytes (groupId: string, epoch: number, sender: 'member' | 'external', rest = randomBytes(300)): string {
-  const id = Buffer.from(groupId, 'base64url')
-  const epochBytes = Buffer.alloc(8)
-  epochBytes.writeBigUInt64BE(BigInt(epoch))
-  const senderBytes = sender === 'member' ? Buffer.from([1, 0, 0, 0, 0]) : Buffer.from([4])
-  return Buffer.concat([Buffer.from([0, 1, 0, 1, id.length]), id, epochBytes, senderBytes, Buffer.from([0, 3]), rest]).toString('base64url')
-}
-
 const newGroupId = (): string => randomBytes(32).toString('base64url')
-const sealedInfo = (marker = randomBytes(8)): string => Buffer.concat([randomBytes(12), marker, randomBytes(200)]).toString('base64url')
 
 async function roomWith (h: Harness, count: number) {
   const api = vaultApi(h.bus)
@@ -180,15 +167,15 @@ t.test('a member the commit removes leaves the group and stops being a recipient
   await api.commit(room, bob, { groupId, epoch: 0, handshake: commitBytes(groupId, 0, 'external'), groupInfo: sealedInfo() })
   await api.commit(room, carol, { groupId, epoch: 1, handshake: commitBytes(groupId, 1, 'external'), groupInfo: sealedInfo() })
   const [forBoth, forCarol] = [newMessageId(), newMessageId()]
-  await api.store(room, alice, forBoth)
-  await api.store(room, alice, forCarol)
+  t.match(await api.send(room, alice, forBoth, 2, mlsMessage(groupId, 2, forBoth)), { ok: true, recipients: { length: 2 } }, 'for Bob and Carol')
+  t.match(await api.send(room, alice, forCarol, 2, mlsMessage(groupId, 2, forCarol)), { ok: true })
   await api.ack(room, bob, forCarol)
 
   t.match(await api.commit(room, alice, { groupId, epoch: 2, handshake: commitBytes(groupId, 2, 'member'), groupInfo: sealedInfo(), removed: [carol] }), { ok: true, epoch: 3 })
   const carolRow = await h.db.selectFrom('members').select('joined_epoch').where('room_hash', '=', room).where('member_id', '=', carol).executeTakeFirstOrThrow()
   t.equal(carolRow.joined_epoch, null, 'Carol is out of the group (still in the room: she may join again)')
-  t.match(await api.fetch(room, carol, forBoth), { ok: false, code: 'not-recipient' }, 'she is no recipient any more')
-  t.match(await api.fetch(room, bob, forBoth), { ok: true }, 'Bob still is')
+  t.match(await api.read(room, carol, forBoth), { ok: false, code: 'not-recipient' }, 'she is no recipient any more')
+  t.match(await api.read(room, bob, forBoth), { ok: true }, 'Bob still is')
   t.equal(await countRows(h.db, 'messages', { column: 'id', value: forCarol }), 0, 'the message only she still awaited is gone')
   await h.bus.ping()
   t.same(events.of('gone').map((e) => [e.id, e.reason]), [[forCarol, 'left']], 'and announced as gone')

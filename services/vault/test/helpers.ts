@@ -142,6 +142,8 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     fetch: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.fetch', { roomHash, memberId, id }),
     ack: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.ack', { roomHash, memberId, id }),
     commit: async (roomHash: string, memberId: string, body: Omit<VaultRequestBody<'group.commit'>, 'roomHash' | 'memberId'>) => request(bus, 'group.commit', { roomHash, memberId, ...body }),
+    send: async (roomHash: string, memberId: string, id: string, epoch: number, message: string) => request(bus, 'group.send', { roomHash, memberId, id, epoch, message }),
+    read: async (roomHash: string, memberId: string, id: string) => request(bus, 'group.read', { roomHash, memberId, id }),
     groupState: async (roomHash: string, memberId: string, since?: number) => request(bus, 'group.state', { roomHash, memberId, ...(since === undefined ? {} : { since }) }),
     heartbeat: async () => request(bus, 'gateway.heartbeat', { gatewayId, intervalMs: 5000, connections: 0, digest: '0'.repeat(16) }),
     gatewayId

@@ -2,7 +2,7 @@
 // place so the SDK, its test vectors and the gateway read the same values. Labels are
 // UTF-8 bytes; `‖` is concatenation.
 
-import { MAX_SEALED_GROUP_INFO_BYTES } from '@ephemeral-chat/protocol'
+import { MAX_SEALED_GROUP_INFO_BYTES, MESSAGE_AD_LABEL_V2 } from '@ephemeral-chat/protocol'
 
 /** The PBKDF2 salt of the master secret; its iterations (600 000) and length (256 bits) are v1's (src/keys.ts). */
 export const PBKDF2_SALT_V2 = 'ephemeral-chat/v2/room'
@@ -17,7 +17,7 @@ export const MEMBER_FINGERPRINT_CONTEXT = 'ephemeral-chat/v2/fingerprint'
 export const WS_JOIN_CONTEXT = 'ephemeral-chat/v2/ws-join'
 export const JOIN_PROOF_CONTEXT = 'ephemeral-chat/v2/join'
 export const GROUP_INFO_AAD_CONTEXT = 'ephemeral-chat/v2/group-info'
-export const MESSAGE_AAD_CONTEXT_V2 = 'ephemeral-chat/v2/msg'
+export const MESSAGE_AAD_CONTEXT_V2 = MESSAGE_AD_LABEL_V2
 
 /** HKDF output length of every code key (room id, GroupInfo key, join key). */
 export const CODE_KEY_BYTES = 32

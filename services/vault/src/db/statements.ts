@@ -31,7 +31,7 @@ export async function run<Row extends pg.QueryResultRow> (db: Queryable, stateme
 
 export interface StoreRow {
   ord: number
-  outcome: 'stored' | 'duplicate' | 'gone' | 'room-busy' | 'not-joined'
+  outcome: 'stored' | 'duplicate' | 'gone' | 'room-busy' | 'not-joined' | 'stale-epoch' | 'alone' | 'protocol-mismatch'
   recipient_ids: string[] | null
   /** Unix milliseconds (bigint, as text). */
   expires: string | null
@@ -43,9 +43,9 @@ export interface StoreRow {
   gone_reason: 'viewed' | 'left' | null
 }
 
-/** rooms, senders, ids, sealed, key ids, buckets; ttl ms, max pending per room. */
+/** rooms, senders, ids, sealed, key ids, buckets, epochs and group ids (NULL for v1); ttl ms, max pending per room. */
 export const STORE = statement<StoreRow>('vault_store',
-  'select * from vault_store($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::int[], $7::bigint, $8::int)')
+  'select * from vault_store($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::bigint, $10::int)')
 
 export interface FetchRow {
   ord: number
@@ -54,11 +54,13 @@ export interface FetchRow {
   /** Null when no such message (in this room, unexpired). */
   unviewed: boolean | null
   recipient: boolean | null
+  /** v2: the epoch it was sent in; null for a v1 message (bigint, as text). */
+  epoch: string | null
 }
 
 /** rooms, members, ids. Read-only: one plain statement. */
 export const FETCH = statement<FetchRow>('vault_fetch', `
-  select u.n::int as ord, m.sealed, m.key_id, u.member = any (m.unviewed) as unviewed, u.member = any (m.recipients) as recipient
+  select u.n::int as ord, m.sealed, m.key_id, u.member = any (m.unviewed) as unviewed, u.member = any (m.recipients) as recipient, m.epoch
     from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(room, member, id, n)
     left join messages m on m.room_hash = u.room and m.id = u.id and m.expires_at > now()`)
 

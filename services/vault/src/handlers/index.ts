@@ -14,10 +14,10 @@ import type { Queryable } from '../db/statements.js'
 import type { Database } from '../db/schema.js'
 import { commitGroup, groupState, type Committed, type GroupState } from '../queries/groups.js'
 import { publishRoomEvent } from '../events.js'
-import { ackMessages, fetchMessages, storeItem, storeMessages, type Acked, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
+import { ackMessages, fetchMessages, sendItem, storeItem, storeMessages, type Acked, type FetchItem, type Fetched, type StoreItem, type Stored } from '../queries/messages.js'
 import { failure, success, type Result } from '@ephemeral-chat/protocol'
 import { heartbeat, joinRooms, leaveRooms, syncPresence, type Joined, type Left, type Presence } from '../queries/rooms.js'
-import type { GroupCommitRequest, GroupStateRequest, MessageAckRequest, MessageFetchRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
+import type { GroupCommitRequest, GroupStateRequest, MessageAckRequest, RoomJoinRequest, RoomLeaveRequest } from '@ephemeral-chat/protocol'
 import { serve, type HandlerContext } from './serve.js'
 
 /** What a join costs its room's share up front (ROOM_SHARE bytes), and then per card, receipt or deletion it returned. */
@@ -61,14 +61,19 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
     results.forEach((result, index) => {
       const { request } = items[index] as StoreItem
       // Announced on every (re)send too: if an earlier attempt stored it but its card was lost, this one delivers it.
-      if (result.ok && result.value.gone === undefined) publishRoomEvent(bus, request.roomHash, { type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt })
+      if (result.ok && result.value.gone === undefined) {
+        publishRoomEvent(bus, request.roomHash, {
+          type: 'message', id: request.id, from: request.memberId, recipients: result.value.recipients, bucket: result.value.bucket, expiresAt: result.value.expiresAt,
+          ...(items[index]?.group === undefined ? {} : { epoch: items[index].group.epoch })
+        })
+      }
     })
     return results
   }, true)
 
   const shares = new RoomShare(deps.roomShare)
 
-  const fetches = batcher(async (requests: MessageFetchRequest[]) => fetchMessages(pool, cipher, requests))
+  const fetches = batcher(async (items: FetchItem[]) => fetchMessages(pool, cipher, items))
 
   const acks = batcher(async (requests: MessageAckRequest[]) => {
     const results = await ackMessages(pool, requests)
@@ -158,8 +163,27 @@ export function registerVaultHandlers (deps: VaultHandlerDeps): VaultHandlers {
       (stored) => stored),
 
     serve(deps, 'message.fetch',
-      async (request, deadline): Promise<Result<Fetched>> => fetches.submit(request, deadline),
+      async (request, deadline): Promise<Result<Fetched>> => {
+        const fetched = await fetches.submit({ request, v2: false }, deadline)
+        return !fetched.ok || 'iv' in fetched.value ? fetched as Result<Fetched> : failure('not-found')
+      },
       (fetched) => fetched),
+
+    serve(deps, 'group.send',
+      async (request, deadline): Promise<Result<Stored>> => {
+        const item = sendItem(request)
+        if (typeof item === 'string') return failure(item)
+        if (!shares.take(request.roomHash, item.envelope.length)) return failure('room-busy', shares.retryAfterMs(request.roomHash, item.envelope.length))
+        return stores.submit(item, deadline)
+      },
+      (stored) => stored),
+
+    serve(deps, 'group.read',
+      async (request, deadline): Promise<Result<{ message: string }>> => {
+        const read = await fetches.submit({ request, v2: true }, deadline)
+        return !read.ok || 'message' in read.value ? read as Result<{ message: string }> : failure('not-found')
+      },
+      (read) => read),
 
     serve(deps, 'message.ack',
       async (request, deadline): Promise<Result<Acked>> => acks.submit(request, deadline),

@@ -4,8 +4,8 @@
  * transaction), each for a whole batch of requests in one statement.
  */
 import {
-  bucketOfCiphertext, GCM_IV_BYTES, MAX_PENDING_MESSAGES_PER_ROOM, type GoneReason, type MessageAckRequest, type MessageFetchRequest,
-  type MessageStoreRequest, type PaddingBucket
+  bucketOfCiphertext, bucketOfMlsMessage, GCM_IV_BYTES, HandshakeHeaderError, MAX_PENDING_MESSAGES_PER_ROOM, MESSAGE_AD_LABEL_V2, readApplicationHeader,
+  type GoneReason, type GroupSendRequest, type MessageAckRequest, type MessageFetchRequest, type MessageStoreRequest, type PaddingBucket
 } from '@ephemeral-chat/protocol'
 import type { AtRestCipher } from '../at-rest.js'
 import { ACK, byOrd, FETCH, run, STORE, type Queryable } from '../db/statements.js'
@@ -28,11 +28,16 @@ export interface Stored {
   gone?: GoneReason
 }
 
-/** A store request whose envelope has a padding bucket's size (checked before it queues). */
+/**
+ * A store request whose envelope has a padding bucket's size (checked before it queues):
+ * v1, IV ‖ ciphertext; v2, the MLS application message with the epoch and group its header names.
+ */
 export interface StoreItem {
-  request: MessageStoreRequest
+  request: MessageStoreRequest | GroupSendRequest
   envelope: Buffer
   bucket: PaddingBucket
+  /** v2 only. */
+  group?: { epoch: number, groupId: string }
 }
 
 /** The envelope (IV ‖ ciphertext) and its bucket, or undefined when the ciphertext fits no bucket exactly. */
@@ -41,6 +46,30 @@ export function storeItem (request: MessageStoreRequest): StoreItem | undefined 
   const bucket = bucketOfCiphertext(ct.length)
   if (bucket === undefined) return undefined
   return { request, envelope: Buffer.concat([Buffer.from(request.iv, 'base64url'), ct]), bucket }
+}
+
+const MESSAGE_AD_LABEL = Buffer.from(MESSAGE_AD_LABEL_V2, 'utf8')
+
+/**
+ * A v2 send as a store item, or why not: `too-large` when its size is in no bucket's window,
+ * `bad-frame` when its clear header is not an application message of the request's epoch
+ * whose authenticated data names the request's id. (The group is checked against the room's
+ * by the statement.)
+ */
+export function sendItem (request: GroupSendRequest): StoreItem | 'too-large' | 'bad-frame' {
+  const message = Buffer.from(request.message, 'base64url')
+  const bucket = bucketOfMlsMessage(message.length)
+  if (bucket === undefined) return 'too-large'
+  let header: ReturnType<typeof readApplicationHeader>
+  try {
+    header = readApplicationHeader(message)
+  } catch (error) {
+    if (error instanceof HandshakeHeaderError) return 'bad-frame'
+    throw error
+  }
+  const expectedAd = Buffer.concat([MESSAGE_AD_LABEL, Buffer.from(request.id, 'base64url')])
+  if (header.epoch !== BigInt(request.epoch) || !expectedAd.equals(header.authenticatedData)) return 'bad-frame'
+  return { request, envelope: message, bucket, group: { epoch: request.epoch, groupId: Buffer.from(header.groupId).toString('base64url') } }
 }
 
 export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs: number, items: readonly StoreItem[]): Promise<Array<Result<Stored>>> {
@@ -52,6 +81,8 @@ export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs:
     sealed.map((s) => s.sealed),
     sealed.map((s) => s.keyId),
     items.map((item) => item.bucket),
+    items.map((item) => item.group?.epoch ?? null),
+    items.map((item) => item.group?.groupId ?? null),
     ttlMs,
     MAX_PENDING_MESSAGES_PER_ROOM
   ]), items.length)
@@ -60,6 +91,9 @@ export async function storeMessages (db: Queryable, cipher: AtRestCipher, ttlMs:
     if (row === undefined) throw new Error('vault_store returned no row for a request')
     switch (row.outcome) {
       case 'not-joined':
+      case 'stale-epoch':
+      case 'alone':
+      case 'protocol-mismatch':
         return failure(row.outcome)
       case 'room-busy':
         // Full (MAX_PENDING_MESSAGES_PER_ROOM): room for more comes as messages are viewed. The
@@ -86,19 +120,25 @@ export interface Fetched {
   ct: string
 }
 
-export async function fetchMessages (db: Queryable, cipher: AtRestCipher, requests: readonly MessageFetchRequest[]): Promise<Array<Result<Fetched>>> {
+/** v1 requests get {iv, ct} of v1 messages; v2 requests (group.read) the MLS message of v2 ones. Another kind answers as a missing message. */
+export interface FetchItem { request: MessageFetchRequest, v2: boolean }
+export type FetchedAny = Fetched | { message: string }
+
+export async function fetchMessages (db: Queryable, cipher: AtRestCipher, items: readonly FetchItem[]): Promise<Array<Result<FetchedAny>>> {
+  const requests = items.map((item) => item.request)
   const rows = byOrd(await run(db, FETCH, [
     requests.map((r) => r.roomHash),
     requests.map((r) => r.memberId),
     requests.map((r) => r.id)
   ]), requests.length)
-  return requests.map((request, index): Result<Fetched> => {
+  return requests.map((request, index): Result<FetchedAny> => {
     const row = rows[index]
     // A message of another room answers exactly as a missing one: its existence is not revealed.
-    if (row === undefined || row.sealed === null || row.key_id === null) return failure('not-found')
+    if (row === undefined || row.sealed === null || row.key_id === null || (row.epoch !== null) !== (items[index] as FetchItem).v2) return failure('not-found')
     if (row.recipient !== true) return failure('not-recipient')
     if (row.unviewed !== true) return failure('already-gone')
     const envelope = cipher.open(...binding(request.id, request.roomHash), { keyId: row.key_id, sealed: row.sealed })
+    if (row.epoch !== null) return success({ message: envelope.toString('base64url') })
     return success({
       iv: envelope.subarray(0, GCM_IV_BYTES).toString('base64url'),
       ct: envelope.subarray(GCM_IV_BYTES).toString('base64url')

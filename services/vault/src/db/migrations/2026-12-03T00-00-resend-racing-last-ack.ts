@@ -23,7 +23,8 @@
 import { sql, type Kysely } from 'kysely'
 import { STORE_FUNCTION } from './2026-11-28T00-00-one-round-trip.js'
 
-const STORE_CHECKING_TOMBSTONE_LAST = String.raw`
+/** vault_store as this migration defines it (a later migration replaces it and restores it on the way down). */
+export const STORE_CHECKING_TOMBSTONE_LAST = String.raw`
 CREATE OR REPLACE FUNCTION vault_store(
   p_rooms text[], p_senders text[], p_ids text[], p_sealed bytea[], p_key_ids text[], p_buckets int[],
   p_ttl_ms bigint, p_max_pending int)
