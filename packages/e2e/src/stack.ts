@@ -9,7 +9,7 @@
 import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
 import type { Bus } from '@ephemeral-chat/bus'
 import { buildGatewayApp, loadGatewayConfig, type GatewayConfig } from '@ephemeral-chat/gateway'
-import { connectTestBus, fileTestDatabase, randomPrefix, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
+import { connectTestBus, fileTestDatabase, randomPrefix, waitFor, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
 import { buildVaultApp, createDatabase, createPool, migrateDatabase, type Database, type RoomShareOptions } from '@ephemeral-chat/vault'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
@@ -161,3 +161,39 @@ export async function connectClient (t: TestLike, url: string, keys: RoomKeys, o
   await session.connect()
   return { session, memberSecret, events }
 }
+
+/**
+ * A raw WebSocket that records every frame and its close code. The challenge every
+ * connection gets first (for a v2 join) is kept apart, in `challenge`.
+ */
+export async function raw (gateway: RunningGateway, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(gateway.wsUrl, { headers })
+  const frames: Array<Record<string, unknown>> = []
+  let challenge: string | undefined
+  let closeCode: number | undefined
+  socket.on('message', (data: Buffer) => {
+    const frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>
+    if (frame.type === 'challenge' && typeof frame.challenge === 'string') challenge = frame.challenge
+    else frames.push(frame)
+  })
+  socket.on('close', (code) => { closeCode = code })
+  await new Promise<void>((resolve, reject) => { socket.once('open', () => { resolve() }); socket.once('error', reject) })
+  return {
+    socket,
+    frames,
+    closeCode: () => closeCode,
+    /** This connection's challenge, once it arrived. */
+    challenge: async () => waitFor('the challenge', () => challenge, 5000),
+    send: (frame: unknown) => { socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) },
+    async next (predicate: (frame: Record<string, unknown>) => boolean = () => true) {
+      return waitFor('a frame', () => frames.find(predicate), 5000)
+    },
+    /** The first frame answering `ref`, removed from `frames` so the next one with that ref can be awaited. */
+    async answer (ref: string) {
+      const frame = await waitFor(`the answer to ${ref}`, () => frames.find((f) => f.ref === ref), 5000)
+      frames.splice(frames.indexOf(frame), 1)
+      return frame
+    }
+  }
+}
+export type RawSocket = Awaited<ReturnType<typeof raw>>

@@ -25,6 +25,9 @@ export const PATTERNS = {
   memberId: base64urlPattern(MEMBER_ID_BYTES),
   messageId: base64urlPattern(MESSAGE_ID_BYTES),
   groupId: base64urlPattern(GROUP_ID_BYTES),
+  challenge: base64urlPattern(32),
+  publicKey: base64urlPattern(32),
+  signature: base64urlPattern(64),
   iv: base64urlPattern(GCM_IV_BYTES),
   roomHash: '^[0-9a-f]{64}$',
   gatewayId: '^[0-9a-f]{32}$',
@@ -64,6 +67,12 @@ export type GoneReason = Type.Static<typeof GoneReason>
 
 /** v2: an MLS group's epoch (RFC 9420 uint64; bounded here to what JSON numbers carry exactly). */
 export const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+/** v2: the gateway's random challenge (32 bytes, base64url), sent on connect. */
+export const Challenge = Type.String({ pattern: PATTERNS.challenge })
+/** v2: a member's Ed25519 signature public key (32 bytes, base64url). */
+export const PublicKey = Type.String({ pattern: PATTERNS.publicKey })
+/** v2: an Ed25519 signature (64 bytes, base64url). */
+export const Signature = Type.String({ pattern: PATTERNS.signature })
 /** v2: an MLS group id, 32 random bytes chosen by the member who created the group, base64url. */
 export const GroupId = Type.String({ pattern: PATTERNS.groupId })
 /** v2: an MLS handshake (an MLSMessage holding a PublicMessage commit), base64url; at most MAX_HANDSHAKE_BYTES. */

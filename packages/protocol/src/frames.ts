@@ -4,8 +4,8 @@
  */
 import Type from 'typebox'
 import { ERROR_CODES } from './errors.js'
-import { Bucket, Card, Ciphertext, Count, GoneReason, Iv, MemberId, MemberSecret, MessageId, Ref, RetryAfter, RoomId, Timestamp, Version } from './fields.js'
-import { MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
+import { Bucket, Card, Challenge, Ciphertext, Count, Epoch, GoneReason, GroupId, Handshake, Iv, MemberId, MemberSecret, MessageId, MlsMessage, PublicKey, Ref, RetryAfter, RoomId, SealedGroupInfo, Signature, Timestamp, Version } from './fields.js'
+import { MAX_HANDSHAKES_PER_SYNC, MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN } from './limits.js'
 
 const closed = { additionalProperties: false } as const
 const ref = Type.Optional(Ref)
@@ -27,10 +27,31 @@ export const LeaveFrame = Type.Object({ v: Version, type: Type.Literal('leave'),
 /** Application-level keep-alive; answered by `pong`. */
 export const PingFrame = Type.Object({ v: Version, type: Type.Literal('ping'), ref }, closed)
 
-export const ClientFrame = Type.Union([JoinFrame, SendFrame, RevealFrame, ViewedFrame, TypingFrame, LeaveFrame, PingFrame])
+// Protocol v2 (MLS rooms, docs/architecture.md §10–§11). `viewed`, `typing`, `leave` and `ping` are shared.
+
+/**
+ * Enter a v2 room: the room id, the member's Ed25519 public key and its signature over
+ * "ephemeral-chat/v2/ws-join" ‖ the connection's challenge ‖ the room id bytes. The gateway
+ * derives the member id from the key; the member secret never leaves the client.
+ */
+export const JoinV2Frame = Type.Object({ v: Version, type: Type.Literal('join-v2'), ref, roomId: RoomId, publicKey: PublicKey, signature: Signature }, closed)
+/** Store an MLS application message made in `epoch` (vault group.send); answered by `sent`. */
+export const SendV2Frame = Type.Object({ v: Version, type: Type.Literal('send-v2'), ref, id: MessageId, epoch: Epoch, message: MlsMessage }, closed)
+/** Ask for the MLS message of a card addressed to this member (vault group.read); answered by `payload-v2`. */
+export const ReadFrame = Type.Object({ v: Version, type: Type.Literal('read'), ref, id: MessageId }, closed)
+/** Create the room's group (no handshake) or commit in `epoch` (vault group.commit); answered by `committed`. */
+export const CommitFrame = Type.Object({
+  v: Version, type: Type.Literal('commit'), ref, groupId: GroupId, epoch: Epoch,
+  handshake: Type.Optional(Handshake), groupInfo: SealedGroupInfo,
+  removed: Type.Optional(Type.Array(MemberId, { maxItems: MAX_MEMBERS_PER_ROOM }))
+}, closed)
+/** Where the room's group stands, or the handshakes since an epoch (vault group.state); answered by `group`. */
+export const GroupFrame = Type.Object({ v: Version, type: Type.Literal('group'), ref, since: Type.Optional(Epoch) }, closed)
+
+export const ClientFrame = Type.Union([JoinFrame, SendFrame, RevealFrame, ViewedFrame, TypingFrame, LeaveFrame, PingFrame, JoinV2Frame, SendV2Frame, ReadFrame, CommitFrame, GroupFrame])
 export type ClientFrame = Type.Static<typeof ClientFrame>
 export type ClientFrameType = ClientFrame['type']
-export const CLIENT_FRAME_TYPES = ['join', 'send', 'reveal', 'viewed', 'typing', 'leave', 'ping'] as const satisfies readonly ClientFrameType[]
+export const CLIENT_FRAME_TYPES = ['join', 'send', 'reveal', 'viewed', 'typing', 'leave', 'ping', 'join-v2', 'send-v2', 'read', 'commit', 'group'] as const satisfies readonly ClientFrameType[]
 
 // ── gateway → client ────────────────────────────────────────────────────────
 
@@ -45,7 +66,7 @@ export const JoinedFrame = Type.Object({
  */
 export const SentFrame = Type.Object({ v: Version, type: Type.Literal('sent'), ref, id: MessageId, recipients: Count, expiresAt: Timestamp, gone: Type.Optional(GoneReason) }, closed)
 /** A message card for this member: no text, only who, size class and expiry. */
-export const MessageFrame = Type.Object({ v: Version, type: Type.Literal('message'), id: MessageId, from: MemberId, bucket: Bucket, expiresAt: Timestamp }, closed)
+export const MessageFrame = Type.Object({ v: Version, type: Type.Literal('message'), id: MessageId, from: MemberId, bucket: Bucket, expiresAt: Timestamp, epoch: Type.Optional(Epoch) }, closed)
 /** The envelope of a revealed message, still end-to-end encrypted. */
 export const PayloadFrame = Type.Object({ v: Version, type: Type.Literal('payload'), ref, id: MessageId, iv: Iv, ct: Ciphertext }, closed)
 /** A recipient viewed the sender's message; `remaining` recipients have not yet. */
@@ -73,9 +94,27 @@ export const ErrorFrame = Type.Object({
   retryAfterMs: Type.Optional(RetryAfter)
 }, closed)
 
+/** v2: sent on connect; a v2 join signs it. A v1 client ignores it. */
+export const ChallengeFrame = Type.Object({ v: Version, type: Type.Literal('challenge'), challenge: Challenge }, closed)
+/** v2: the MLS message of a revealed card, still end-to-end encrypted. */
+export const PayloadV2Frame = Type.Object({ v: Version, type: Type.Literal('payload-v2'), ref, id: MessageId, message: MlsMessage }, closed)
+/** v2: the vault accepted the commit (or the creation); the room's group is at `epoch`. */
+export const CommittedFrame = Type.Object({ v: Version, type: Type.Literal('committed'), ref, epoch: Epoch }, closed)
+/** v2: the answer to `group`, as the vault's group.state. */
+export const GroupStateFrame = Type.Object({
+  v: Version, type: Type.Literal('group'), ref,
+  group: Type.Optional(Type.Object({ groupId: GroupId, epoch: Epoch, groupInfo: Type.Optional(SealedGroupInfo) }, closed)),
+  handshakes: Type.Array(Type.Object({ epoch: Epoch, handshake: Handshake }, closed), { maxItems: MAX_HANDSHAKES_PER_SYNC }),
+  complete: Type.Boolean(),
+  gap: Type.Boolean()
+}, closed)
+/** v2: another member's commit made in `epoch` was accepted: the room's group is now at `epoch` + 1. */
+export const HandshakeFrame = Type.Object({ v: Version, type: Type.Literal('handshake'), epoch: Epoch, from: MemberId, handshake: Handshake }, closed)
+
 export const ServerFrame = Type.Union([
   JoinedFrame, SentFrame, MessageFrame, PayloadFrame, ViewedReceiptFrame, GoneFrame,
-  TypingNoticeFrame, PresenceFrame, LeftFrame, PongFrame, ErrorFrame
+  TypingNoticeFrame, PresenceFrame, LeftFrame, PongFrame, ErrorFrame,
+  ChallengeFrame, PayloadV2Frame, CommittedFrame, GroupStateFrame, HandshakeFrame
 ])
 export type ServerFrame = Type.Static<typeof ServerFrame>
 export type ServerFrameType = ServerFrame['type']
@@ -96,3 +135,10 @@ export type GoneFrame = Type.Static<typeof GoneFrame>
 export type TypingNoticeFrame = Type.Static<typeof TypingNoticeFrame>
 export type PresenceFrame = Type.Static<typeof PresenceFrame>
 export type ErrorFrame = Type.Static<typeof ErrorFrame>
+export type JoinV2Frame = Type.Static<typeof JoinV2Frame>
+export type SendV2Frame = Type.Static<typeof SendV2Frame>
+export type ReadFrame = Type.Static<typeof ReadFrame>
+export type CommitFrame = Type.Static<typeof CommitFrame>
+export type GroupFrame = Type.Static<typeof GroupFrame>
+export type ChallengeFrame = Type.Static<typeof ChallengeFrame>
+export type HandshakeFrame = Type.Static<typeof HandshakeFrame>

@@ -24,11 +24,12 @@ export function base64urlLength (bytes: number): number {
 }
 
 /**
- * Largest WebSocket frame a gateway accepts, in bytes. A send frame carries the
- * largest envelope as base64url (21 867 characters) plus a few hundred bytes of
- * fields; anything bigger is closed with 1009.
+ * Largest WebSocket frame a gateway accepts, in bytes; anything bigger is closed with
+ * 1009. A v1 send frame carries the largest envelope as base64url (21 867 characters);
+ * a v2 commit frame the largest handshake and sealed GroupInfo (21 846 + 32 768
+ * characters) plus a few hundred bytes of fields.
  */
-export const MAX_FRAME_BYTES = 24 * 1024
+export const MAX_FRAME_BYTES = 56 * 1024
 
 /** Largest NATS payload the vault accepts on any subject, in bytes. */
 export const MAX_BUS_PAYLOAD_BYTES = 64 * 1024

@@ -18,6 +18,15 @@ const WIRE_FORMAT_PRIVATE_MESSAGE = 2
  * content, and the vault checks it names the message id the message is stored under.
  */
 export const MESSAGE_AD_LABEL_V2 = 'ephemeral-chat/v2/msg'
+
+/** What a v2 member signs to join through a gateway: this label ‖ the gateway's challenge ‖ the room id bytes (docs/architecture.md §10). */
+export const WS_JOIN_LABEL_V2 = 'ephemeral-chat/v2/ws-join'
+/** A v2 member id: base64url of the first 16 bytes of SHA-256(this label ‖ Ed25519 public key). */
+export const MEMBER_ID_LABEL_V2 = 'ephemeral-chat/v2/member-id'
+/** Bytes of the gateway's challenge, of an Ed25519 public key and of a signature. */
+export const WS_CHALLENGE_BYTES = 32
+export const ED25519_PUBLIC_KEY_BYTES = 32
+export const ED25519_SIGNATURE_BYTES = 64
 /** RFC 9420 §6: ContentType. */
 export const MLS_CONTENT_TYPES = { application: 1, proposal: 2, commit: 3 } as const
 /** RFC 9420 §6: SenderType. */

@@ -21,6 +21,7 @@ import { Connection } from './ws/connection.js'
 import { Admission } from './ws/admission.js'
 import { PresenceLedger } from './ws/presence.js'
 import { RoomRegistry } from './ws/rooms.js'
+import { challenges } from './ws/v2-join.js'
 
 /**
  * After a NATS reconnect, a connection whose catch-up the vault could not answer is asked
@@ -101,6 +102,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
     }
   }
   const tooSlow = metrics.counter('slow_consumers_total', 'Sockets closed for not reading what they were sent (MAX_BUFFERED_BYTES)')
+  // v2: every connection's challenge, derived from its number under a key of this process.
+  const challengeOf = challenges()
   metrics.gauge('new_work_in_flight', 'Sends and joins waiting for the vault (refused beyond MAX_NEW_WORK_IN_FLIGHT)', () => admission.inFlight)
   metrics.gauge('connections', 'Open WebSocket connections', () => connections.size)
   metrics.gauge('rooms', 'Rooms with at least one local member', () => rooms.size)
@@ -142,7 +145,7 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
       metrics.observe('upgrade', 'too-many-connections', 0)
       return socket.close(CLOSE_CODES.tryAgainLater, 'too many connections')
     }
-    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, presence, rates: config.rates, admission, maxBufferedBytes: config.maxBufferedBytes, tooSlow })
+    const connection = new Connection(socket, request.raw.socket, { vault, rooms, metrics, gatewayId, presence, rates: config.rates, admission, maxBufferedBytes: config.maxBufferedBytes, tooSlow, challengeOf })
     connections.add(connection)
     socket.on('close', () => {
       connections.delete(connection)

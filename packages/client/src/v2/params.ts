@@ -2,7 +2,7 @@
 // place so the SDK, its test vectors and the gateway read the same values. Labels are
 // UTF-8 bytes; `‖` is concatenation.
 
-import { MAX_SEALED_GROUP_INFO_BYTES, MESSAGE_AD_LABEL_V2 } from '@ephemeral-chat/protocol'
+import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, MAX_SEALED_GROUP_INFO_BYTES, MEMBER_ID_LABEL_V2, MESSAGE_AD_LABEL_V2, WS_CHALLENGE_BYTES, WS_JOIN_LABEL_V2 } from '@ephemeral-chat/protocol'
 
 /** The PBKDF2 salt of the master secret; its iterations (600 000) and length (256 bits) are v1's (src/keys.ts). */
 export const PBKDF2_SALT_V2 = 'ephemeral-chat/v2/room'
@@ -12,9 +12,9 @@ export const HKDF_INFO_GROUP_INFO_KEY = 'ephemeral-chat/v2/group-info'
 export const HKDF_INFO_JOIN_KEY = 'ephemeral-chat/v2/join'
 export const HKDF_INFO_MEMBER_SIGN = 'ephemeral-chat/v2/member-sign'
 
-export const MEMBER_ID_CONTEXT_V2 = 'ephemeral-chat/v2/member-id'
+export const MEMBER_ID_CONTEXT_V2 = MEMBER_ID_LABEL_V2
 export const MEMBER_FINGERPRINT_CONTEXT = 'ephemeral-chat/v2/fingerprint'
-export const WS_JOIN_CONTEXT = 'ephemeral-chat/v2/ws-join'
+export const WS_JOIN_CONTEXT = WS_JOIN_LABEL_V2
 export const JOIN_PROOF_CONTEXT = 'ephemeral-chat/v2/join'
 export const GROUP_INFO_AAD_CONTEXT = 'ephemeral-chat/v2/group-info'
 export const MESSAGE_AAD_CONTEXT_V2 = MESSAGE_AD_LABEL_V2
@@ -23,8 +23,7 @@ export const MESSAGE_AAD_CONTEXT_V2 = MESSAGE_AD_LABEL_V2
 export const CODE_KEY_BYTES = 32
 /** Ed25519 private key seed (RFC 8032) and public key. */
 export const ED25519_SEED_BYTES = 32
-export const ED25519_PUBLIC_KEY_BYTES = 32
-export const ED25519_SIGNATURE_BYTES = 64
+export { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES }
 /** Leading bytes of SHA-256 kept as the member id (as v1). */
 export const MEMBER_ID_BYTES_V2 = 16
 /** Leading bytes of SHA-256 shown as a member fingerprint: 80 bits, 16 Crockford symbols. */
@@ -32,7 +31,7 @@ export const MEMBER_FINGERPRINT_BYTES = 10
 export const MEMBER_FINGERPRINT_GROUP_SIZE = 4
 export const MEMBER_FINGERPRINT_SEPARATOR = ' '
 /** The gateway's challenge sent on connect. */
-export const WS_CHALLENGE_BYTES = 32
+export { WS_CHALLENGE_BYTES }
 /** MLS group id: 32 random bytes chosen by the member who creates the group. */
 export const GROUP_ID_BYTES = 32
 /** HMAC-SHA256 output. */

@@ -3,10 +3,11 @@
  * the hot path); the client SDK computes them too (Web Crypto). They must agree, or a member
  * would not find its own messages: checked on the published vectors and on random secrets.
  */
-import { decodeBase64url, memberIdFromSecret, newMemberSecret, roomHashHex } from '@ephemeral-chat/client'
+import { decodeBase64url, deriveMemberKeysV2, memberIdFromPublicKey, memberIdFromSecret, newMemberSecret, roomHashHex, signJoinChallenge, verifyJoinChallenge } from '@ephemeral-chat/client'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { memberIdOf, roomHashOf } from '@ephemeral-chat/gateway'
+import { memberIdOf, memberIdOfPublicKey, roomHashOf, verifyJoinV2 } from '@ephemeral-chat/gateway'
 import { join } from 'node:path'
 import { repoRoot } from '../../src/spawn.js'
 
@@ -27,4 +28,51 @@ t.test('member id: the gateway\'s equals the SDK\'s for 200 random secrets', asy
     if (memberIdOf(secret) === await memberIdFromSecret(secret)) same++
   }
   t.equal(same, 200)
+})
+
+const vectorsV2 = JSON.parse(readFileSync(join(repoRoot, 'packages/client/test/vectors-v2.json'), 'utf8')) as {
+  rooms: Array<{ code: string, roomId: string }>
+  members: Array<{ secret: string, signaturePublicKey: string, memberId: string }>
+  challenges: Array<{ code: string, secret: string, challenge: string, signature: string }>
+}
+
+t.test('v2: the gateway verifies the published challenge signatures and derives the published member ids, as the SDK does', async (t) => {
+  t.ok(vectorsV2.challenges.length > 0 && vectorsV2.members.length > 0)
+  for (const { code, secret, challenge, signature } of vectorsV2.challenges) {
+    const room = vectorsV2.rooms.find((r) => r.code === code)
+    const member = vectorsV2.members.find((m) => m.secret === secret)
+    if (room === undefined || member === undefined) throw new Error('the vectors do not hold together')
+    const publicKey = Buffer.from(member.signaturePublicKey, 'hex')
+    const roomId = Buffer.from(room.roomId, 'base64url')
+    t.ok(verifyJoinV2(publicKey, Buffer.from(challenge, 'hex'), roomId, Buffer.from(signature, 'hex')), 'the vector verifies')
+    const flipped = Buffer.from(challenge, 'hex')
+    flipped[0] = (flipped[0] ?? 0) ^ 1
+    t.notOk(verifyJoinV2(publicKey, flipped, roomId, Buffer.from(signature, 'hex')), 'not over another challenge')
+  }
+  for (const { signaturePublicKey, memberId } of vectorsV2.members) t.equal(memberIdOfPublicKey(Buffer.from(signaturePublicKey, 'hex')), memberId)
+})
+
+t.test('v2: for 100 random members, the gateway accepts what the SDK signs and derives the SDK\'s member id; both refuse every small-order key', async (t) => {
+  let agree = 0
+  for (let i = 0; i < 100; i++) {
+    const member = await deriveMemberKeysV2(newMemberSecret())
+    const challenge = randomBytes(32)
+    const roomId = randomBytes(32)
+    const signature = Buffer.from(await signJoinChallenge(member.signingKey, challenge, roomId))
+    const publicKey = Buffer.from(member.signaturePublicKey)
+    if (verifyJoinV2(publicKey, challenge, roomId, signature) && memberIdOfPublicKey(publicKey) === await memberIdFromPublicKey(member.signaturePublicKey)) agree++
+  }
+  t.equal(agree, 100)
+  // The identity point (y = 1): R = identity, S = 0 "verifies" every message under it.
+  const forgery = Buffer.alloc(64)
+  forgery[0] = 1
+  for (const y of ['01', '00', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']) {
+    const key = Buffer.alloc(32)
+    Buffer.from(y, 'hex').copy(key)
+    for (const sign of [0, 0x80]) {
+      key[31] = (key[31] ?? 0) | sign
+      t.notOk(verifyJoinV2(key, randomBytes(32), randomBytes(32), forgery), `gateway: y=${y.slice(0, 4)}…, sign ${sign}`)
+      t.notOk(await verifyJoinChallenge(key, randomBytes(32), randomBytes(32), forgery), 'SDK too')
+    }
+  }
 })

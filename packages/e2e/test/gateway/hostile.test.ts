@@ -5,27 +5,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connectClient, deployment, newRoom, type RunningGateway } from '../../src/stack.js'
+import { connectClient, deployment, newRoom, raw } from '../../src/stack.js'
 import { repoRoot } from '../../src/spawn.js'
-
-/** A raw WebSocket that records every frame and its close code. */
-async function raw (gateway: RunningGateway, headers: Record<string, string> = {}) {
-  const socket = new WebSocket(gateway.wsUrl, { headers })
-  const frames: Array<Record<string, unknown>> = []
-  let closeCode: number | undefined
-  socket.on('message', (data: Buffer) => { frames.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>) })
-  socket.on('close', (code) => { closeCode = code })
-  await new Promise<void>((resolve, reject) => { socket.once('open', () => { resolve() }); socket.once('error', reject) })
-  return {
-    socket,
-    frames,
-    closeCode: () => closeCode,
-    send: (frame: unknown) => { socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)) },
-    async next (predicate: (frame: Record<string, unknown>) => boolean = () => true) {
-      return waitFor('a frame', () => frames.find(predicate), 5000)
-    }
-  }
-}
 
 t.test('hostile input gets its documented answer and the gateway keeps serving', async (t) => {
   const d = await deployment(t)

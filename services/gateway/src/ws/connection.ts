@@ -17,6 +17,7 @@ import type { RoomMember, RoomRegistry } from './rooms.js'
 import type { Admission } from './admission.js'
 import type { PresenceLedger } from './presence.js'
 import { TokenBucket } from './token-bucket.js'
+import { memberIdOfPublicKey, verifyJoinV2 } from './v2-join.js'
 
 export interface ConnectionDeps {
   vault: VaultClient
@@ -30,11 +31,18 @@ export interface ConnectionDeps {
   /** Bytes a socket may have waiting; beyond it the client is not reading and is disconnected. */
   maxBufferedBytes: number
   tooSlow: { inc (): void }
+  /** v2: this connection's challenge (computed from its number: nothing is kept per connection). */
+  challengeOf (connectionId: number): Buffer
 }
 
 const FRAME_OPERATION: Record<ClientFrame['type'], string> = {
-  send: 'frame.send', typing: 'frame.typing', reveal: 'frame.reveal', viewed: 'frame.viewed', join: 'frame.join', leave: 'frame.leave', ping: 'frame.ping'
+  send: 'frame.send', typing: 'frame.typing', reveal: 'frame.reveal', viewed: 'frame.viewed', join: 'frame.join', leave: 'frame.leave', ping: 'frame.ping',
+  'join-v2': 'frame.join-v2', 'send-v2': 'frame.send-v2', read: 'frame.read', commit: 'frame.commit', group: 'frame.group'
 }
+
+/** Frames of one protocol version only; `viewed`, `typing`, `leave` and `ping` serve both. */
+const V1_ONLY: ReadonlySet<ClientFrame['type']> = new Set(['send', 'reveal'])
+const V2_ONLY: ReadonlySet<ClientFrame['type']> = new Set(['send-v2', 'read', 'commit', 'group'])
 
 /** Failures of a catch-up join that pass: it is asked again (see resync). */
 const RETRIED_CATCH_UP: ReadonlySet<ErrorCode> = new Set(['unavailable', 'room-busy', 'internal'])
@@ -43,7 +51,9 @@ const RETRIED_CATCH_UP: ReadonlySet<ErrorCode> = new Set(['unavailable', 'room-b
 const RECENT_SENDS = 32
 
 const RATE_OF: Record<ClientFrame['type'], RateName> = {
-  send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control'
+  send: 'send', typing: 'typing', reveal: 'reveal', viewed: 'reveal', join: 'control', leave: 'control', ping: 'control',
+  // A commit costs what a send does (and its bytes come from the room's share at the vault).
+  'join-v2': 'control', 'send-v2': 'send', read: 'reveal', commit: 'send', group: 'control'
 }
 
 export function roomHashOf (roomId: string): string {
@@ -95,6 +105,8 @@ export class Connection implements RoomMember {
   #recentSends: string[] | undefined
   #roomHash: string | undefined
   #memberId = ''
+  /** The protocol version of the room joined (1 or 2; 0 before a join). */
+  #protocol = 0
   #joining = false
   /** Answered by pong; a socket that misses one ping interval is reaped. */
   alive = true
@@ -115,6 +127,8 @@ export class Connection implements RoomMember {
     ;(socket as Owned)[CONNECTION] = this
     socket.on('message', onMessage)
     socket.on('pong', onPong)
+    // v2 joins sign it; v1 clients ignore it.
+    this.deliver({ v: PROTOCOL_VERSION, type: 'challenge', challenge: deps.challengeOf(this.#id).toString('base64url') })
   }
 
   /** Resolves once the socket closed and the vault was told. */
@@ -220,10 +234,11 @@ export class Connection implements RoomMember {
     }
     const frame = decoded.value
     // A resend of a message this connection already tried is a retry, whatever the outcome: never abuse.
-    const retry = frame.type === 'send' && this.#seen(frame.id)
+    const isSend = frame.type === 'send' || frame.type === 'send-v2'
+    const retry = isSend && this.#seen(frame.id)
     if (!this.#bucket(RATE_OF[frame.type]).take()) {
       this.#deps.metrics.observe(FRAME_OPERATION[frame.type], 'rate-limited', 0)
-      if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined, frame.type === 'send' ? frame.id : undefined, retry ? this.#refillMs(RATE_OF[frame.type]) : undefined)
+      if (frame.type !== 'typing') this.#fail('rate-limited', 'ref' in frame ? frame.ref : undefined, isSend ? frame.id : undefined, retry ? this.#refillMs(RATE_OF[frame.type]) : undefined)
       if (!retry) this.#violation()
       return
     }
@@ -242,13 +257,25 @@ export class Connection implements RoomMember {
       return 'ok'
     }
     // New work (joins, sends) passes admission; reveals and confirmations finish what was admitted.
-    if (frame.type === 'join') {
+    if (frame.type === 'join' || frame.type === 'join-v2') {
       if (this.#roomHash !== undefined || this.#joining) return answer('already-joined')
+      let memberId: string
+      if (frame.type === 'join') {
+        memberId = memberIdOf(frame.memberSecret)
+      } else {
+        // The member proves it holds the key that names it, over this connection's challenge and this room.
+        const publicKey = Buffer.from(frame.publicKey, 'base64url')
+        if (!verifyJoinV2(publicKey, this.#deps.challengeOf(this.#id), Buffer.from(frame.roomId, 'base64url'), Buffer.from(frame.signature, 'base64url'))) {
+          this.#violation()
+          return answer('bad-frame')
+        }
+        memberId = memberIdOfPublicKey(publicKey)
+      }
       const { admission } = this.#deps
       if (!admission.enter()) return answer('unavailable', undefined, admission.retryAfterMs())
       const started = performance.now()
       try {
-        return await this.#join(frame.roomId, frame.memberSecret, ref)
+        return await this.#join(roomHashOf(frame.roomId), memberId, frame.type === 'join' ? 1 : 2, ref)
       } finally {
         admission.leave(started)
       }
@@ -256,6 +283,7 @@ export class Connection implements RoomMember {
     const roomHash = this.#roomHash
     const memberId = this.#memberId
     if (roomHash === undefined) return answer('not-joined')
+    if ((this.#protocol === 1 && V2_ONLY.has(frame.type)) || (this.#protocol === 2 && V1_ONLY.has(frame.type))) return answer('protocol-mismatch')
     const refPart = ref === undefined ? {} : { ref }
 
     switch (frame.type) {
@@ -273,6 +301,46 @@ export class Connection implements RoomMember {
           return answer(stored.code, frame.id, stored.retryAfterMs)
         }
         this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
+        return 'ok'
+      }
+      case 'send-v2': {
+        const { admission, rooms } = this.#deps
+        const busyMs = rooms.busyForMs(roomHash)
+        if (busyMs > 0) return answer('room-busy', frame.id, busyMs)
+        if (!admission.enter()) return answer('unavailable', frame.id, admission.retryAfterMs())
+        const started = performance.now()
+        const stored = await this.#deps.vault.send({ roomHash, memberId, id: frame.id, epoch: frame.epoch, message: frame.message })
+        admission.leave(started)
+        if (!stored.ok) {
+          if (stored.code === 'room-busy' && stored.retryAfterMs !== undefined) rooms.noteBusy(roomHash, stored.retryAfterMs)
+          return answer(stored.code, frame.id, stored.retryAfterMs)
+        }
+        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
+        return 'ok'
+      }
+      case 'read': {
+        const read = await this.#deps.vault.read({ roomHash, memberId, id: frame.id })
+        if (!read.ok) return answer(read.code, frame.id, read.retryAfterMs)
+        this.deliver({ v, type: 'payload-v2', ...refPart, id: frame.id, message: read.value.message })
+        return 'ok'
+      }
+      case 'commit': {
+        const { admission } = this.#deps
+        if (!admission.enter()) return answer('unavailable', undefined, admission.retryAfterMs())
+        const started = performance.now()
+        const committed = await this.#deps.vault.commit({
+          roomHash, memberId, groupId: frame.groupId, epoch: frame.epoch, groupInfo: frame.groupInfo,
+          ...(frame.handshake === undefined ? {} : { handshake: frame.handshake }), ...(frame.removed === undefined ? {} : { removed: frame.removed })
+        })
+        admission.leave(started)
+        if (!committed.ok) return answer(committed.code, undefined, committed.retryAfterMs)
+        this.deliver({ v, type: 'committed', ...refPart, epoch: committed.value.epoch })
+        return 'ok'
+      }
+      case 'group': {
+        const state = await this.#deps.vault.state({ roomHash, memberId, ...(frame.since === undefined ? {} : { since: frame.since }) })
+        if (!state.ok) return answer(state.code, undefined, state.retryAfterMs)
+        this.deliver({ v, type: 'group', ...refPart, ...state.value })
         return 'ok'
       }
       case 'reveal': {
@@ -329,12 +397,12 @@ export class Connection implements RoomMember {
     return 'done'
   }
 
-  async #join (roomId: string, memberSecret: string, ref: string | undefined): Promise<string> {
-    const memberId = memberIdOf(memberSecret)
+  async #join (joiningHash: string, memberId: string, protocol: 1 | 2, ref: string | undefined): Promise<string> {
     this.#joining = true
     this.#memberId = memberId
+    this.#protocol = protocol
     // Subscribe before asking the vault, so no event published after the join is missed.
-    const roomHash = this.#deps.rooms.add(roomHashOf(roomId), this)
+    const roomHash = this.#deps.rooms.add(joiningHash, this)
     this.#roomHash = roomHash
     // In the ledger from now: a join the vault commits after we gave up on it is reconciled away.
     this.#deps.presence.add(this.#id, roomHash, memberId)

@@ -132,7 +132,7 @@ export class RoomRegistry {
     switch (event.type) {
       case 'message': {
         // Cards only to recipients: a member who joined later never learns of the message.
-        const frame = encode({ v, type: 'message', id: event.id, from: event.from, bucket: event.bucket, expiresAt: event.expiresAt })
+        const frame = encode({ v, type: 'message', id: event.id, from: event.from, bucket: event.bucket, expiresAt: event.expiresAt, ...(event.epoch === undefined ? {} : { epoch: event.epoch }) })
         for (const recipient of event.recipients) deliver(room.members.get(recipient), frame)
         break
       }
@@ -154,9 +154,12 @@ export class RoomRegistry {
         room.presentMembers = event.members
         broadcast(room, encode({ v, type: 'presence', members: event.members }))
         break
-      case 'handshake':
-        // Protocol v2 commits: relayed to members once the gateway speaks the v2 frames (issue 13); no v1 member needs them.
+      case 'handshake': {
+        // v2: every other member applies the commit (its sender already has).
+        const frame = encode({ v, type: 'handshake', epoch: event.epoch, from: event.from, handshake: event.handshake })
+        for (const [memberId, connections] of room.members) if (memberId !== event.from) deliver(connections, frame)
         break
+      }
     }
   }
 }
