@@ -31,3 +31,4 @@ export {
 } from './member.js'
 export { messageAuthenticatedData, messageIdFromAuthenticatedData } from './message.js'
 export * from './params.js'
+export { CIPHER_SUITE_V2, GroupCheckError, LEAF_LIMITS, RoomGroup, suiteV2, type GroupCheckReason } from './group.js'
