@@ -59,7 +59,7 @@ const GENERIC_MESSAGES: Record<ErrorCode, string> = {
   'not-recipient': 'This message is not addressed to you.',
   'already-gone': 'This message was already viewed or has been deleted.',
   'stale-epoch': 'The group has moved to another epoch; catch up and try again.',
-  alone: 'Nobody else is in the room yet; the message waits until someone joins.',
+  alone: 'Nobody else is in the group yet; the message waits until someone joins.',
   'protocol-mismatch': 'This room uses another protocol version.',
   unavailable: 'The service is unavailable; try again shortly.',
   internal: 'Internal error.'

@@ -104,6 +104,8 @@ export const Card = Type.Object({
   id: MessageId,
   from: MemberId,
   bucket: Bucket,
-  expiresAt: Timestamp
+  expiresAt: Timestamp,
+  /** v2: the epoch it was sent in (its keys are that epoch's). */
+  epoch: Type.Optional(Epoch)
 }, { additionalProperties: false })
 export type Card = Type.Static<typeof Card>

@@ -58,7 +58,9 @@ export const CLIENT_FRAME_TYPES = ['join', 'send', 'reveal', 'viewed', 'typing',
 /** The join succeeded: this member's id, how many members are present, and the cards waiting for it. */
 export const JoinedFrame = Type.Object({
   v: Version, type: Type.Literal('joined'), ref, memberId: MemberId, members: Count,
-  pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN })
+  pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
+  /** v2: the epoch the room's group is at (absent: no group yet). */
+  groupEpoch: Type.Optional(Epoch)
 }, closed)
 /**
  * The vault stored the sender's message; `recipients` is 0 when it waits for the next member to join.

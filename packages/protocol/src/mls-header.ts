@@ -46,7 +46,7 @@ export interface HandshakeHeader {
 
 export class HandshakeHeaderError extends Error {
   constructor (what: string) {
-    super(`not an MLS handshake: ${what}`)
+    super(`not the MLS message expected: ${what}`)
     this.name = 'HandshakeHeaderError'
   }
 }

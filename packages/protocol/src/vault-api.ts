@@ -35,14 +35,20 @@ function reply<T extends Record<string, TSchema>> (fields: T) {
  * waiting messages to it, and returns its pending cards and how its own messages stand (`receipts`
  * for those somebody viewed, `gone` for those deleted since), which it may have missed while away.
  */
-export const RoomJoinRequest = Type.Object({ v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId, connectionId: ConnectionId }, closed)
+export const RoomJoinRequest = Type.Object({
+  v: Version, deadline, roomHash: RoomHash, memberId: MemberId, gatewayId: GatewayId, connectionId: ConnectionId,
+  /** The room's protocol version as the member knows it from its code (1 when absent): the join that creates a room sets it, one of the other version is `protocol-mismatch`. */
+  protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)]))
+}, closed)
 export const RoomJoinReply = reply({
   members: Count,
   /** Orders this count among the room's presence events (see PresenceEvent). */
   presenceVersion: PresenceVersion,
   pending: Type.Array(Card, { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
   receipts: Type.Array(Type.Object({ id: MessageId, remaining: Count }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
-  gone: Type.Array(Type.Object({ id: MessageId, reason: GoneReason }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN })
+  gone: Type.Array(Type.Object({ id: MessageId, reason: GoneReason }, closed), { maxItems: MAX_PENDING_CARDS_PER_JOIN }),
+  /** v2: the epoch the room's group is at (absent: no group yet): a member coming back knows whether it is behind. */
+  groupEpoch: Type.Optional(Epoch)
 })
 
 /**

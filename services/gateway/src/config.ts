@@ -41,7 +41,7 @@ export type RateName = keyof typeof RATE_LIMITS
 export const DEFAULT_MAX_NEW_WORK_IN_FLIGHT = 1024
 /** Well under the usual open-file limits, so the gateway refuses politely before the kernel refuses everyone. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000
-/** 1 MiB: some sixty of the largest payloads; a client this far behind is not reading. */
+/** 1 MiB: some forty of the largest v1 payloads, or eighteen of the largest v2 frames (a catch-up's `group`); a client this far behind is not reading. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024
 
 /** 30 s: a vault back within it is caught up with; a longer outage sends the clients back to rejoin on their own backoff. */
@@ -64,7 +64,7 @@ export function loadGatewayConfig (env: Env): GatewayConfig {
     trustProxy: readBoolean(env, 'TRUST_PROXY', false),
     maxConnectionsPerAddress: readInteger(env, 'MAX_CONNECTIONS_PER_ADDRESS', MAX_CONNECTIONS_PER_ADDRESS, { min: 1, max: 100_000 }),
     maxConnections: readInteger(env, 'MAX_CONNECTIONS', DEFAULT_MAX_CONNECTIONS, { min: 1, max: 10_000_000 }),
-    maxBufferedBytes: readInteger(env, 'MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+    maxBufferedBytes: readInteger(env, 'MAX_BUFFERED_BYTES', DEFAULT_MAX_BUFFERED_BYTES, { min: 128 * 1024, max: 1024 * 1024 * 1024 }),
     rates: Object.freeze({
       send: readRate(env, 'RATE_SEND', RATE_LIMITS.send),
       typing: readRate(env, 'RATE_TYPING', RATE_LIMITS.typing),

@@ -16,7 +16,7 @@ async function roomWith (h: Harness, count: number) {
   const api = vaultApi(h.bus)
   const room = newRoomHash()
   const members = Array.from({ length: count }, () => newMemberId())
-  for (const member of members) await api.join(room, member)
+  for (const member of members) await api.join(room, member, 2)
   return { api, room, members }
 }
 

@@ -136,7 +136,7 @@ export function vaultApi (bus: Bus, gatewayId = newGatewayId()) {
     return id
   }
   return {
-    join: async (roomHash: string, memberId: string) => request(bus, 'room.join', { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId) }),
+    join: async (roomHash: string, memberId: string, protocol?: 1 | 2) => request(bus, 'room.join', { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId), ...(protocol === undefined ? {} : { protocol }) }),
     leave: async (roomHash: string, memberId: string, mode: 'leave' | 'disconnect') => request(bus, 'room.leave', { roomHash, memberId, gatewayId, connectionId: connectionId(roomHash, memberId), mode }),
     store: async (roomHash: string, memberId: string, id: string, envelope = fakeEnvelope()) => request(bus, 'message.store', { roomHash, memberId, id, ...envelope }),
     fetch: async (roomHash: string, memberId: string, id: string) => request(bus, 'message.fetch', { roomHash, memberId, id }),

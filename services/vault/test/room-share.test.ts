@@ -67,8 +67,8 @@ t.test('v2 commits are paid from the room\'s share: a member spamming its group 
   const api = vaultApi(h.bus)
   const [busy, quiet] = [newRoomHash(), newRoomHash()]
   const [alice, carol] = [newMemberId(), newMemberId()]
-  await api.join(busy, alice)
-  await api.join(quiet, carol)
+  await api.join(busy, alice, 2)
+  await api.join(quiet, carol, 2)
   const groupId = Buffer.alloc(32, 7).toString('base64url')
   const info = Buffer.alloc(4096, 1).toString('base64url')
   const handshake = (epoch: number): string => {

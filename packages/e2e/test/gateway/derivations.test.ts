@@ -3,11 +3,11 @@
  * the hot path); the client SDK computes them too (Web Crypto). They must agree, or a member
  * would not find its own messages: checked on the published vectors and on random secrets.
  */
-import { decodeBase64url, deriveMemberKeysV2, memberIdFromPublicKey, memberIdFromSecret, newMemberSecret, roomHashHex, signJoinChallenge, verifyJoinChallenge } from '@ephemeral-chat/client'
+import { decodeBase64url, deriveMemberKeysV2, isSmallOrderEd25519Key, memberIdFromPublicKey, memberIdFromSecret, newMemberSecret, roomHashHex, signJoinChallenge, verifyJoinChallenge } from '@ephemeral-chat/client'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { memberIdOf, memberIdOfPublicKey, roomHashOf, verifyJoinV2 } from '@ephemeral-chat/gateway'
+import { isSmallOrderKey, memberIdOf, memberIdOfPublicKey, roomHashOf, verifyJoinV2 } from '@ephemeral-chat/gateway'
 import { join } from 'node:path'
 import { repoRoot } from '../../src/spawn.js'
 
@@ -63,6 +63,19 @@ t.test('v2: for 100 random members, the gateway accepts what the SDK signs and d
     if (verifyJoinV2(publicKey, challenge, roomId, signature) && memberIdOfPublicKey(publicKey) === await memberIdFromPublicKey(member.signaturePublicKey)) agree++
   }
   t.equal(agree, 100)
+  // The gateway's list of small-order encodings is the SDK's: all seven, with either sign of x.
+  const SMALL_ORDER_Y = ['00', '01', '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f']
+  for (const y of SMALL_ORDER_Y) {
+    for (const sign of [0, 0x80]) {
+      const key = Buffer.alloc(32)
+      Buffer.from(y, 'hex').copy(key)
+      key[31] = (key[31] ?? 0) | sign
+      t.ok(isSmallOrderKey(key) && isSmallOrderEd25519Key(key), `y=${y.slice(0, 4)}…, sign ${sign}: small order for both`)
+    }
+  }
+  const honest = Buffer.from((await deriveMemberKeysV2(newMemberSecret())).signaturePublicKey)
+  t.notOk(isSmallOrderKey(honest) || isSmallOrderEd25519Key(honest), 'an honest key is not')
   // The identity point (y = 1): R = identity, S = 0 "verifies" every message under it.
   const forgery = Buffer.alloc(64)
   forgery[0] = 1

@@ -13,7 +13,8 @@ import {
   acceptAll, createApplicationMessage, createGroup, createGroupInfoWithExternalPubAndRatchetTree, decodeMlsMessage, defaultCapabilities, defaultLifetime,
   encodeMlsMessage, generateKeyPackageWithKey, getCiphersuiteFromName, getCiphersuiteImpl, joinGroupExternal, makePskIndex, processMessage, type CiphersuiteImpl, type ClientState
 } from 'ts-mls'
-import { deployment, raw, type RawSocket, type RunningGateway } from '../../src/stack.js'
+import { waitFor } from '@ephemeral-chat/testkit'
+import { deployment, newRoom, raw, type RawSocket, type RunningGateway } from '../../src/stack.js'
 
 const suite = async (): Promise<CiphersuiteImpl> => getCiphersuiteImpl(getCiphersuiteFromName('MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'))
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url')
@@ -44,37 +45,56 @@ t.test('a v2 member joins by signing its connection\'s challenge; the gateway de
   const gateway = await d.startGateway()
   const room = await deriveRoomKeysV2(generateRoomCodeV2())
   const alice = await deriveMemberKeysV2(newMemberSecret())
+  const join = { v: 1, type: 'join-v2', roomId: room.roomId, publicKey: b64(alice.signaturePublicKey) }
 
   const c = await raw(gateway)
   const challenge = decodeBase64url(await c.challenge())
   t.equal(challenge.length, 32, 'every connection gets a 32-byte challenge first')
-  const other = await raw(gateway)
-  t.not(await other.challenge(), await c.challenge(), 'each its own')
   const signature = await signJoinChallenge(alice.signingKey, challenge, room.roomIdBytes)
-  const join = { v: 1, type: 'join-v2', roomId: room.roomId, publicKey: b64(alice.signaturePublicKey) }
 
+  const refused = async (what: string, frame: Record<string, unknown>, on?: RawSocket): Promise<void> => {
+    const socket = on ?? await raw(gateway)
+    socket.send({ ...join, ref: 'x', ...frame })
+    t.match(await socket.answer('x'), { type: 'error', code: 'bad-frame' }, what)
+    if (on === undefined) socket.socket.close()
+  }
   const forged = Uint8Array.from(signature)
   forged[0] = (forged[0] ?? 0) ^ 1
-  c.send({ ...join, ref: 'forged', signature: b64(forged) })
-  t.match(await c.answer('forged'), { type: 'error', code: 'bad-frame' }, 'a signature that does not verify')
-  other.send({ ...join, ref: 'replayed', signature: b64(signature) })
-  t.match(await other.answer('replayed'), { type: 'error', code: 'bad-frame' }, 'a signature replayed on another connection (another challenge)')
+  await refused('a signature that does not verify', { signature: b64(forged) }, c)
+  const other = await raw(gateway)
+  t.not(await other.challenge(), b64(challenge), 'each connection its own challenge')
+  await refused('a signature replayed on another connection (another challenge)', { signature: b64(signature) }, other)
   const otherRoom = await deriveRoomKeysV2(generateRoomCodeV2())
-  c.send({ ...join, ref: 'moved', roomId: otherRoom.roomId, signature: b64(signature) })
-  t.match(await c.answer('moved'), { type: 'error', code: 'bad-frame' }, 'a signature for another room')
+  await refused('a signature for another room', { roomId: otherRoom.roomId, signature: b64(signature) })
   const identity = new Uint8Array(32)
   identity[0] = 1
   const zeroSignature = new Uint8Array(64)
   zeroSignature.set(identity)
-  c.send({ ...join, ref: 'small', publicKey: b64(identity), signature: b64(zeroSignature) })
-  t.match(await c.answer('small'), { type: 'error', code: 'bad-frame' }, 'the identity point as a key (under which R = identity, S = 0 verifies everything)')
+  await refused('the identity point as a key (under which R = identity, S = 0 verifies everything)', { publicKey: b64(identity), signature: b64(zeroSignature) })
 
   c.send({ ...join, ref: 'ok', signature: b64(signature) })
-  t.match(await c.answer('ok'), { type: 'joined', memberId: await memberIdFromPublicKey(alice.signaturePublicKey) }, 'the genuine one joins, under the member id the SDK derives')
+  t.match(await c.answer('ok'), { type: 'joined', memberId: await memberIdFromPublicKey(alice.signaturePublicKey) }, 'the genuine one joins (after one failure), under the member id the SDK derives')
   c.send({ v: 1, type: 'send', ref: 'v1', id: newMessageId(), iv: b64(new Uint8Array(12)), ct: b64(new Uint8Array(272)) })
   t.match(await c.answer('v1'), { type: 'error', code: 'protocol-mismatch' }, 'a v1 frame on a v2 connection')
   c.socket.close()
-  other.socket.close()
+
+  // A signature check is dear: the third failed join closes the connection.
+  for (let i = 0; i < 3; i++) other.send({ ...join, ref: `f${i}`, signature: b64(forged) })
+  await waitFor('closed with 1008', () => other.closeCode() === 1008)
+  t.equal(other.closeCode(), 1008, 'three failed v2 joins close the connection (1008)')
+
+  // A v1 member cannot use the v2 frames, nor join a v2 room.
+  const v1 = await raw(gateway)
+  const { keys } = await newRoom()
+  v1.send({ v: 1, type: 'join', ref: 'j', roomId: keys.roomId, memberSecret: newMemberSecret() })
+  t.match(await v1.answer('j'), { type: 'joined' })
+  v1.send({ v: 1, type: 'group', ref: 'g' })
+  t.match(await v1.answer('g'), { type: 'error', code: 'protocol-mismatch' }, 'a v2 frame on a v1 connection')
+  const intoV2 = await raw(gateway)
+  intoV2.send({ v: 1, type: 'join', ref: 'j', roomId: room.roomId, memberSecret: newMemberSecret() })
+  t.match(await intoV2.answer('j'), { type: 'error', code: 'protocol-mismatch' }, 'a v1 join of a v2 room')
+  v1.socket.close()
+  intoV2.socket.close()
 })
 
 t.test('two browsers\' worth of v2: create the group, join by external commit (relayed), exchange an MLS message read once', async (t) => {
@@ -89,7 +109,10 @@ t.test('two browsers\' worth of v2: create the group, join by external commit (r
   // Alice, first in the room, creates the group and publishes its GroupInfo.
   const alice = await joinV2(g1, aliceRoom, aliceKeys)
   alice.send({ v: 1, type: 'group', ref: 'g0' })
-  t.match(await alice.answer('g0'), { type: 'group', handshakes: [], complete: true }, 'no group yet')
+  const none = await alice.answer('g0')
+  t.match(none, { type: 'group', complete: true, gap: false })
+  t.same(none.handshakes, [], 'no handshakes')
+  t.notOk('group' in none, 'and no group yet')
   const aliceKp = await keyPackage(aliceKeys, cs)
   const groupId = crypto.getRandomValues(new Uint8Array(32))
   let aliceState = await createGroup(groupId, aliceKp.publicPackage, aliceKp.privatePackage, [], cs)
@@ -118,9 +141,10 @@ t.test('two browsers\' worth of v2: create the group, join by external commit (r
   if (decoded?.wireformat !== 'mls_public_message' || decoded.publicMessage.content.contentType !== 'commit') throw new Error('not a commit')
   const leaf = decoded.publicMessage.content.commit.path?.leafNode
   t.ok(leaf !== undefined && await verifyJoinProof(aliceRoom.joinKey, aliceState.groupContext.groupId, decoded.publicMessage.content.epoch, leaf.signaturePublicKey, decoded.publicMessage.content.authenticatedData), 'its join proof holds')
+  const aliceAtZero = aliceState
   aliceState = (await processMessage(decoded, aliceState, makePskIndex(aliceState, {}), acceptAll, cs)).newState
   t.equal(aliceState.groupContext.epoch, 1n, 'Alice is at epoch 1')
-  t.notOk(bob.frames.some((f) => f.type === 'handshake'), 'Bob is not sent his own commit')
+  t.match(await bob.next((f) => f.type === 'handshake'), { epoch: 0, from: bobKeys.memberId }, 'Bob\'s connection gets it too (his other tabs need it; he has passed that epoch)')
 
   // Alice sends a message padded to its bucket, bound to its id; Bob reads it once.
   const id = newMessageId()
@@ -148,10 +172,13 @@ t.test('two browsers\' worth of v2: create the group, join by external commit (r
   t.match(await bob.answer('again'), { type: 'error', code: 'not-found' }, 'nothing to read twice')
   t.equal((await d.db.selectFrom('messages').select('id').execute()).length, 0, 'no row left')
 
-  // A message for an epoch the group has left is refused; so is a v1 reveal.
+  // A message made in an epoch the group has left is refused (the sender catches up first), one whose frame and header disagree too; so is a v1 reveal.
   const late = newMessageId()
-  alice.send({ v: 1, type: 'send-v2', ref: 'late', id: late, epoch: 0, message: b64(encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: (await createApplicationMessage(aliceState, plaintext, cs, messageAuthenticatedData(late))).privateMessage })) })
-  t.match(await alice.answer('late'), { type: 'error', code: 'bad-frame' }, 'its header says epoch 1, the frame 0: refused')
+  const atZero = b64(encodeMlsMessage({ version: 'mls10', wireformat: 'mls_private_message', privateMessage: (await createApplicationMessage(aliceAtZero, plaintext, cs, messageAuthenticatedData(late))).privateMessage }))
+  alice.send({ v: 1, type: 'send-v2', ref: 'late', id: late, epoch: 0, message: atZero })
+  t.match(await alice.answer('late'), { type: 'error', code: 'stale-epoch' }, 'made in epoch 0, the group is at 1')
+  alice.send({ v: 1, type: 'send-v2', ref: 'mislabelled', id: late, epoch: 1, message: atZero })
+  t.match(await alice.answer('mislabelled'), { type: 'error', code: 'bad-frame' }, 'a frame saying epoch 1 for a message of epoch 0')
   bob.send({ v: 1, type: 'reveal', ref: 'v1', id })
   t.match(await bob.answer('v1'), { type: 'error', code: 'protocol-mismatch' })
   alice.socket.close()

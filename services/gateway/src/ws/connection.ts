@@ -47,6 +47,9 @@ const V2_ONLY: ReadonlySet<ClientFrame['type']> = new Set(['send-v2', 'read', 'c
 /** Failures of a catch-up join that pass: it is asked again (see resync). */
 const RETRIED_CATCH_UP: ReadonlySet<ErrorCode> = new Set(['unavailable', 'room-busy', 'internal'])
 
+/** A failed v2 join counts as this many bad frames: a connection gets three tries. */
+const FAILED_JOIN_V2_WEIGHT = Math.ceil(MAX_VIOLATIONS_PER_CONNECTION / 3) + 1
+
 /** Sends remembered per connection to recognise retries: the SDK's whole outbox fits. */
 const RECENT_SENDS = 32
 
@@ -219,9 +222,10 @@ export class Connection implements RoomMember {
     })
   }
 
-  /** Counts a bad frame or rate overrun; too many closes the connection with 1008. */
-  #violation (): void {
-    if (++this.#violations > MAX_VIOLATIONS_PER_CONNECTION) this.close(CLOSE_CODES.policyViolation, 'too many bad frames')
+  /** Counts a bad frame or rate overrun (`weight` of them); too many closes the connection with 1008. */
+  #violation (weight = 1): void {
+    this.#violations += weight
+    if (this.#violations > MAX_VIOLATIONS_PER_CONNECTION) this.close(CLOSE_CODES.policyViolation, 'too many bad frames')
   }
 
   async receive (data: Buffer, isBinary: boolean): Promise<void> {
@@ -266,7 +270,8 @@ export class Connection implements RoomMember {
         // The member proves it holds the key that names it, over this connection's challenge and this room.
         const publicKey = Buffer.from(frame.publicKey, 'base64url')
         if (!verifyJoinV2(publicKey, this.#deps.challengeOf(this.#id), Buffer.from(frame.roomId, 'base64url'), Buffer.from(frame.signature, 'base64url'))) {
-          this.#violation()
+          // A signature check is the dearest thing an unjoined client can ask for: the third failure closes the connection.
+          this.#violation(FAILED_JOIN_V2_WEIGHT)
           return answer('bad-frame')
         }
         memberId = memberIdOfPublicKey(publicKey)
@@ -384,7 +389,7 @@ export class Connection implements RoomMember {
   async resync (): Promise<'done' | 'retry'> {
     const roomHash = this.#roomHash
     if (roomHash === undefined || this.#joining || this.#closed) return 'done'
-    const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
+    const joined = await this.#deps.vault.join({ roomHash, memberId: this.#memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, protocol: this.#protocol === 2 ? 2 : 1 })
     if (this.#roomHash !== roomHash) return 'done'
     // Right after NATS comes back the vaults may not have reconnected yet ("unavailable"): the
     // caller asks again, or cards published meanwhile would never reach this member. A refusal
@@ -406,7 +411,7 @@ export class Connection implements RoomMember {
     this.#roomHash = roomHash
     // In the ledger from now: a join the vault commits after we gave up on it is reconciled away.
     this.#deps.presence.add(this.#id, roomHash, memberId)
-    const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id })
+    const joined = await this.#deps.vault.join({ roomHash, memberId, gatewayId: this.#deps.gatewayId, connectionId: this.#id, protocol })
     this.#joining = false
     if (!joined.ok) {
       this.#deps.rooms.remove(roomHash, this)
@@ -424,7 +429,10 @@ export class Connection implements RoomMember {
     // two, and when the answer's is the latest, the others here get it too.
     const presence = this.#deps.rooms.notePresence(roomHash, joined.value.presenceVersion, joined.value.members)
     if (presence.news) this.#deps.rooms.broadcastPresence(roomHash, presence.members, this)
-    this.deliver({ v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: presence.members, pending: joined.value.pending })
+    this.deliver({
+      v: PROTOCOL_VERSION, type: 'joined', ...(ref === undefined ? {} : { ref }), memberId, members: presence.members, pending: joined.value.pending,
+      ...(joined.value.groupEpoch === undefined ? {} : { groupEpoch: joined.value.groupEpoch })
+    })
     this.#catchUp(joined.value)
     return 'ok'
   }

@@ -154,12 +154,12 @@ export class RoomRegistry {
         room.presentMembers = event.members
         broadcast(room, encode({ v, type: 'presence', members: event.members }))
         break
-      case 'handshake': {
-        // v2: every other member applies the commit (its sender already has).
-        const frame = encode({ v, type: 'handshake', epoch: event.epoch, from: event.from, handshake: event.handshake })
-        for (const [memberId, connections] of room.members) if (memberId !== event.from) deliver(connections, frame)
+      case 'handshake':
+        // v2: to every connection, its sender's included: another tab of that member, or the
+        // victim of a seized member secret, must see the commit too. A member ignores an epoch
+        // it has already passed.
+        broadcast(room, encode({ v, type: 'handshake', epoch: event.epoch, from: event.from, handshake: event.handshake }))
         break
-      }
     }
   }
 }

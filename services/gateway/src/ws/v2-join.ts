@@ -40,7 +40,8 @@ export function challenges (): (connectionId: number) => Buffer {
   }
 }
 
-function smallOrder (publicKey: Buffer): boolean {
+/** Whether a 32-byte Ed25519 public key encodes a point of small order (either sign of x). */
+export function isSmallOrderKey (publicKey: Buffer): boolean {
   const y = Buffer.from(publicKey)
   y[ED25519_PUBLIC_KEY_BYTES - 1] = (y[ED25519_PUBLIC_KEY_BYTES - 1] ?? 0) & 0x7f
   return SMALL_ORDER_Y.has(y.toString('hex'))
@@ -49,7 +50,7 @@ function smallOrder (publicKey: Buffer): boolean {
 /** Whether `signature` is the holder of `publicKey` signing this challenge and room id. Anything malformed is simply false. */
 export function verifyJoinV2 (publicKey: Buffer, challenge: Buffer, roomIdBytes: Buffer, signature: Buffer): boolean {
   if (challenge.length !== WS_CHALLENGE_BYTES || roomIdBytes.length !== ROOM_ID_BYTES) throw new RangeError('the challenge and the room id are 32 bytes each')
-  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES || smallOrder(publicKey)) return false
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES || isSmallOrderKey(publicKey)) return false
   try {
     const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' })
     return verify(null, Buffer.concat([WS_JOIN_LABEL, challenge, roomIdBytes]), key, signature)

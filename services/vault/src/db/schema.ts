@@ -64,6 +64,8 @@ export interface MessagesTable {
   recipients: string[]
   /** Recipients that have not confirmed viewing it; the row is deleted with the last one. */
   unviewed: string[]
+  /** v2: the epoch it was sent in (an MLS application message); NULL for a v1 envelope. bigint, as text. */
+  epoch: ColumnType<string | null, number | string | null | undefined, number | string | null>
 }
 
 /** Ids of deleted messages, until they would have expired: a late resend is never stored twice. */

@@ -76,20 +76,22 @@ export const ACK = statement<AckRow>('vault_ack', 'select * from vault_ack($1::t
 
 export interface JoinRow {
   ord: number
-  outcome: 'joined' | 'room-full'
+  outcome: 'joined' | 'room-full' | 'protocol-mismatch'
   present: number | null
   /** bigint, as text. */
   version: string | null
-  /** [id, sender, bucket, expires (Unix ms)] per pending card, oldest first; null when none. */
-  cards: Array<[string, string, number, number]> | null
+  /** [id, sender, bucket, expires (Unix ms), epoch (null for v1)] per pending card, oldest first; null when none. */
+  cards: Array<[string, string, number, number, number | null]> | null
   /** The member's own messages still stored that somebody viewed: [id, recipients yet to view it]. */
   sent: Array<[string, number]> | null
   /** The member's own messages deleted since: [id, why]. */
   gone: Array<[string, 'viewed' | 'left']> | null
+  /** The room's group epoch (bigint, as text); null without a group. */
+  group_epoch: string | null
 }
 
-/** rooms, members, gateways, connections; max members per room, max cards per join. */
-export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int, $6::int)')
+/** rooms, members, gateways, connections, protocols; max members per room, max cards per join. */
+export const JOIN = statement<JoinRow>('vault_join', 'select * from vault_join($1::text[], $2::text[], $3::text[], $4::bigint[], $5::smallint[], $6::int, $7::int)')
 
 export interface LeaveRow {
   ord: number

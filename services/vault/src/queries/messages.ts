@@ -67,6 +67,8 @@ export function sendItem (request: GroupSendRequest): StoreItem | 'too-large' | 
     if (error instanceof HandshakeHeaderError) return 'bad-frame'
     throw error
   }
+  // A group id is 32 bytes (the room's group's is): any other is malformed, not stale.
+  if (header.groupId.length !== 32) return 'bad-frame'
   const expectedAd = Buffer.concat([MESSAGE_AD_LABEL, Buffer.from(request.id, 'base64url')])
   if (header.epoch !== BigInt(request.epoch) || !expectedAd.equals(header.authenticatedData)) return 'bad-frame'
   return { request, envelope: message, bucket, group: { epoch: request.epoch, groupId: Buffer.from(header.groupId).toString('base64url') } }

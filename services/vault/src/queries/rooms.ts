@@ -45,10 +45,12 @@ export interface Joined extends Presence {
   receipts: Array<{ id: string, remaining: number }>
   /** The member's own messages deleted since it was last told. */
   gone: Array<{ id: string, reason: GoneReason }>
+  /** v2: the room's group epoch, when it has a group. */
+  groupEpoch?: number
 }
 
 function cards (row: JoinRow): Card[] {
-  return (row.cards ?? []).map(([id, from, bucket, expiresAt]) => ({ id, from, bucket: bucket as PaddingBucket, expiresAt }))
+  return (row.cards ?? []).map(([id, from, bucket, expiresAt, epoch]) => ({ id, from, bucket: bucket as PaddingBucket, expiresAt, ...(epoch === null || epoch === undefined ? {} : { epoch }) }))
 }
 
 export async function joinRooms (db: Queryable, requests: readonly RoomJoinRequest[]): Promise<Array<Result<Joined>>> {
@@ -57,17 +59,19 @@ export async function joinRooms (db: Queryable, requests: readonly RoomJoinReque
     requests.map((r) => r.memberId),
     requests.map((r) => r.gatewayId),
     requests.map((r) => r.connectionId),
+    requests.map((r) => r.protocol ?? 1),
     MAX_MEMBERS_PER_ROOM,
     MAX_PENDING_CARDS_PER_JOIN
   ]), requests.length)
-  return rows.map((row): Result<Joined> => row.outcome === 'room-full'
-    ? failure('room-full')
+  return rows.map((row): Result<Joined> => row.outcome !== 'joined'
+    ? failure(row.outcome)
     : success({
       members: row.present ?? 0,
       presenceVersion: Number(row.version ?? 0),
       pending: cards(row),
       receipts: (row.sent ?? []).map(([id, remaining]) => ({ id, remaining })),
-      gone: (row.gone ?? []).map(([id, reason]) => ({ id, reason }))
+      gone: (row.gone ?? []).map(([id, reason]) => ({ id, reason })),
+      ...(row.group_epoch === null ? {} : { groupEpoch: Number(row.group_epoch) })
     }))
 }
 

@@ -52,47 +52,8 @@ END
 $fn$;
 `
 
-const FUNCTIONS = String.raw`
--- A room's presence now: how many members have a live connection, and a version that
--- orders this count after every earlier one (taken under the room's lock).
-CREATE FUNCTION vault_room_presence(p_room text)
-RETURNS TABLE (present int, version bigint)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-  PERFORM 1 FROM rooms r WHERE r.room_hash = p_room FOR NO KEY UPDATE;
-  SELECT count(DISTINCT p.member_id)::int INTO present FROM presence p WHERE p.room_hash = p_room;
-  version := nextval('presence_version');
-  RETURN NEXT;
-END
-$fn$;
-
--- The digest of a gateway's presence: how many connections, and the XOR of the first
--- 64 bits of md5(connection:room:member) over them (the gateway keeps the same sum).
-CREATE FUNCTION vault_presence_digest(p_gateway text)
-RETURNS TABLE (connections bigint, digest text)
-LANGUAGE sql STABLE AS $fn$
-  SELECT count(*),
-         lpad(to_hex(coalesce(bit_xor(('x' || substr(md5(p.connection_id || ':' || p.room_hash || ':' || p.member_id), 1, 16))::bit(64)::bigint), 0)), 16, '0')
-    FROM presence p WHERE p.gateway_id = p_gateway
-$fn$;
-
--- A gateway is alive, and beats every p_interval_ms (three missed beats and its presence
--- goes). Returns whether its presence rows differ from what it holds.
-CREATE FUNCTION vault_heartbeat(p_gateway text, p_interval_ms int, p_connections bigint, p_digest text)
-RETURNS boolean
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v record;
-BEGIN
-  INSERT INTO gateways (gateway_id, last_heartbeat_at, heartbeat_ms) VALUES (p_gateway, now(), p_interval_ms)
-  ON CONFLICT (gateway_id) DO UPDATE SET last_heartbeat_at = now(), heartbeat_ms = p_interval_ms;
-  SELECT * INTO v FROM vault_presence_digest(p_gateway);
-  RETURN v.connections <> p_connections OR v.digest <> p_digest;
-END
-$fn$;
-
-${SYNC_FUNCTION}
--- As before (one-round-trip), with the connection's number (its presence row is its own),
+/** vault_join as this migration defines it (a later migration replaces it and restores it on the way down). */
+export const JOIN_BY_CONNECTION = String.raw`-- As before (one-round-trip), with the connection's number (its presence row is its own),
 -- and for a member coming back, how its own messages stand: [id, recipients not yet viewed]
 -- for those still stored that somebody viewed, [id, reason] for those deleted meanwhile
 -- (their tombstones), so
@@ -167,7 +128,49 @@ BEGIN
 END
 $fn$;
 
--- As before, with the connection's number: a disconnect deletes that connection's row
+`
+
+const FUNCTIONS = String.raw`
+-- A room's presence now: how many members have a live connection, and a version that
+-- orders this count after every earlier one (taken under the room's lock).
+CREATE FUNCTION vault_room_presence(p_room text)
+RETURNS TABLE (present int, version bigint)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM 1 FROM rooms r WHERE r.room_hash = p_room FOR NO KEY UPDATE;
+  SELECT count(DISTINCT p.member_id)::int INTO present FROM presence p WHERE p.room_hash = p_room;
+  version := nextval('presence_version');
+  RETURN NEXT;
+END
+$fn$;
+
+-- The digest of a gateway's presence: how many connections, and the XOR of the first
+-- 64 bits of md5(connection:room:member) over them (the gateway keeps the same sum).
+CREATE FUNCTION vault_presence_digest(p_gateway text)
+RETURNS TABLE (connections bigint, digest text)
+LANGUAGE sql STABLE AS $fn$
+  SELECT count(*),
+         lpad(to_hex(coalesce(bit_xor(('x' || substr(md5(p.connection_id || ':' || p.room_hash || ':' || p.member_id), 1, 16))::bit(64)::bigint), 0)), 16, '0')
+    FROM presence p WHERE p.gateway_id = p_gateway
+$fn$;
+
+-- A gateway is alive, and beats every p_interval_ms (three missed beats and its presence
+-- goes). Returns whether its presence rows differ from what it holds.
+CREATE FUNCTION vault_heartbeat(p_gateway text, p_interval_ms int, p_connections bigint, p_digest text)
+RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v record;
+BEGIN
+  INSERT INTO gateways (gateway_id, last_heartbeat_at, heartbeat_ms) VALUES (p_gateway, now(), p_interval_ms)
+  ON CONFLICT (gateway_id) DO UPDATE SET last_heartbeat_at = now(), heartbeat_ms = p_interval_ms;
+  SELECT * INTO v FROM vault_presence_digest(p_gateway);
+  RETURN v.connections <> p_connections OR v.digest <> p_digest;
+END
+$fn$;
+
+${SYNC_FUNCTION}
+${JOIN_BY_CONNECTION}-- As before, with the connection's number: a disconnect deletes that connection's row
 -- (and nothing if it is already gone); a leave removes the member everywhere.
 CREATE FUNCTION vault_leave(p_rooms text[], p_members text[], p_gateways text[], p_connections bigint[], p_leave boolean[])
 RETURNS TABLE (ord int, present int, version bigint, gone text[])

@@ -42,7 +42,7 @@ BEGIN
   END IF;
 
   IF p_handshake IS NULL THEN
-    -- Creation: only once, at epoch 0, in a room that holds no v1 messages.
+    -- Creation: only once, at epoch 0.
     IF v_room.group_id = p_group_id AND p_epoch = 0 AND v_joined = 0 THEN
       -- The creator's retry (its answer was lost): the group is its own.
       outcome := 'committed'; epoch := 0; gone := '{}'; RETURN NEXT; RETURN;
@@ -50,7 +50,8 @@ BEGIN
     IF v_room.group_id IS NOT NULL OR p_epoch <> 0 THEN
       outcome := 'stale-epoch'; epoch := v_room.epoch; RETURN NEXT; RETURN;
     END IF;
-    IF v_room.protocol <> 2 AND EXISTS (SELECT 1 FROM messages m WHERE m.room_hash = p_room) THEN
+    -- Only in a v2 room: the join that created it said so (migration 2026-12-03T04-00).
+    IF v_room.protocol <> 2 THEN
       outcome := 'protocol-mismatch'; RETURN NEXT; RETURN;
     END IF;
     UPDATE rooms r SET protocol = 2, group_id = p_group_id, epoch = 0, group_info = p_group_info, group_info_key_id = p_group_info_key_id

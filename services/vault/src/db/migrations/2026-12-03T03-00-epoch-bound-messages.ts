@@ -16,7 +16,6 @@
  * records the epoch (NULL for v1), so that v1 and v2 reads each see only their own kind.
  */
 import { sql, type Kysely } from 'kysely'
-import { STORE_CHECKING_TOMBSTONE_LAST } from './2026-12-03T00-00-resend-racing-last-ack.js'
 
 const STORE_BY_EPOCH = String.raw`
 CREATE FUNCTION vault_store(
@@ -97,24 +96,26 @@ BEGIN
     ELSE
       v_recipients := array_remove(v_group_members, item.sender);
     END IF;
-    -- v2 checks that hold for a new message only: a resend of a stored one is answered as a
-    -- duplicate below whatever the group did since.
-    IF item.msg_epoch IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.room_hash = item.room AND m.id = item.id) THEN
-      IF item.group_id IS DISTINCT FROM v_group_id OR item.msg_epoch <> v_room_epoch THEN
+    -- A v2 message of another epoch, or with nobody to read it, is never inserted. A resend of
+    -- one stored before (the group may have moved on since) is answered from its row.
+    IF item.msg_epoch IS NOT NULL AND (item.group_id IS DISTINCT FROM v_group_id OR item.msg_epoch <> v_room_epoch OR cardinality(v_recipients) = 0) THEN
+      SELECT m.recipients, (extract(epoch FROM m.expires_at) * 1000)::bigint, m.sender_id, m.sealed, m.key_id, m.bucket
+        INTO recipient_ids, expires, stored_sender, stored_sealed, stored_key_id, stored_bucket
+        FROM messages m WHERE m.room_hash = item.room AND m.id = item.id AND m.expires_at > now();
+      IF FOUND THEN
+        outcome := 'duplicate';
+      ELSIF item.group_id IS DISTINCT FROM v_group_id OR item.msg_epoch <> v_room_epoch THEN
         outcome := 'stale-epoch';
-        RETURN NEXT;
-        CONTINUE;
-      END IF;
-      IF cardinality(v_recipients) = 0 THEN
+      ELSE
         outcome := 'alone';
-        RETURN NEXT;
-        CONTINUE;
       END IF;
+      RETURN NEXT;
+      CONTINUE;
     END IF;
     IF v_pending < p_max_pending THEN
       INSERT INTO messages (room_hash, id, sender_id, sealed, key_id, bucket, expires_at, waiting, recipients, unviewed, epoch)
       VALUES (item.room, item.id, item.sender, item.sealed, item.key_id, item.bucket, v_expires,
-              cardinality(v_recipients) = 0, v_recipients, v_recipients, item.msg_epoch)
+              item.msg_epoch IS NULL AND cardinality(v_recipients) = 0, v_recipients, v_recipients, item.msg_epoch)
       ON CONFLICT DO NOTHING;
       v_inserted := FOUND;
     END IF;
@@ -152,10 +153,9 @@ $fn$;
 // Migrations take Kysely<any>: they describe the database as it was then, not the app's current types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up (db: Kysely<any>): Promise<void> {
-  await sql.raw(String.raw`
-    ALTER TABLE messages ADD COLUMN epoch bigint;
-    DROP FUNCTION vault_store(text[], text[], text[], bytea[], text[], int[], bigint, int);
-  `).execute(db)
+  // The eight-argument vault_store stays while vault replicas of the previous release run (a
+  // rolling deploy): they store v1 messages as before. The next release drops it.
+  await sql.raw('ALTER TABLE messages ADD COLUMN epoch bigint').execute(db)
   await sql.raw(STORE_BY_EPOCH).execute(db)
 }
 
@@ -167,5 +167,4 @@ export async function down (db: Kysely<any>): Promise<void> {
     DELETE FROM messages WHERE epoch IS NOT NULL;
     ALTER TABLE messages DROP COLUMN epoch;
   `).execute(db)
-  await sql.raw(STORE_CHECKING_TOMBSTONE_LAST).execute(db)
 }

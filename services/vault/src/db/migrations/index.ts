@@ -11,6 +11,7 @@ import * as resendRacingLastAck from './2026-12-03T00-00-resend-racing-last-ack.
 import * as mlsGroups from './2026-12-03T01-00-mls-groups.js'
 import * as ackLocksInByteOrder from './2026-12-03T02-00-ack-locks-in-byte-order.js'
 import * as epochBoundMessages from './2026-12-03T03-00-epoch-bound-messages.js'
+import * as joinByProtocol from './2026-12-03T04-00-join-by-protocol.js'
 
 export const migrations: Record<string, Migration> = {
   '2026-11-25T00-00-initial': initial,
@@ -20,5 +21,6 @@ export const migrations: Record<string, Migration> = {
   '2026-12-03T00-00-resend-racing-last-ack': resendRacingLastAck,
   '2026-12-03T01-00-mls-groups': mlsGroups,
   '2026-12-03T02-00-ack-locks-in-byte-order': ackLocksInByteOrder,
-  '2026-12-03T03-00-epoch-bound-messages': epochBoundMessages
+  '2026-12-03T03-00-epoch-bound-messages': epochBoundMessages,
+  '2026-12-03T04-00-join-by-protocol': joinByProtocol
 }
