@@ -4,3 +4,5 @@ export { createDatabase, createPool, migrateDatabase, migrateToLatest, type Data
 export { ensureDatabase } from './db/ensure.js'
 export type { Database } from './db/schema.js'
 export type { RoomShareOptions } from './room-share.js'
+/** The at-rest layer, for the end-to-end test that plays an attacker holding ENCRYPTION_KEY and a database dump. */
+export { atRestKey, createAtRestCipher } from './at-rest.js'
