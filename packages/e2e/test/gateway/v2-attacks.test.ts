@@ -3,10 +3,13 @@
  * RoomGroup on the pinned ts-mls), as issue 13 lists them: an offline member coming back
  * opens each message sent meanwhile exactly once, across the commits made meanwhile;
  * concurrent commits leave every member on one epoch; the code, the wire, a database dump
- * and ENCRYPTION_KEY together open no message, nor does the reader's state after viewing.
+ * and ENCRYPTION_KEY together open no message, nor does the reader's state after viewing;
+ * a commit the server makes without a valid join proof is refused by every member.
  */
-import { decodeBase64url, deriveMemberKeysV2, deriveRoomKeysV2, generateRoomCodeV2, GroupCheckError, newMemberSecret, RoomGroup } from '@ephemeral-chat/client'
-import { readApplicationHeader } from '@ephemeral-chat/protocol'
+import { decodeBase64url, deriveMemberKeysV2, encodeBase64url, deriveRoomKeysV2, generateRoomCodeV2, GroupCheckError, newMemberSecret, RoomGroup } from '@ephemeral-chat/client'
+import { encodeBytes, readApplicationHeader, roomEventsSubject } from '@ephemeral-chat/protocol'
+import { roomHashOf } from '@ephemeral-chat/gateway'
+import { connectTestBus, waitFor, withSubjectPrefix } from '@ephemeral-chat/testkit'
 import { atRestKey, createAtRestCipher } from '@ephemeral-chat/vault'
 import t from 'tap'
 import { deployment } from '../../src/stack.js'
@@ -122,6 +125,39 @@ t.test('given the room code, the frames on the wire, a database dump and ENCRYPT
   const seized = await RoomGroup.load(room, bob.group.member, bob.group.save())
   const again = await Promise.all(stolen.map(async (s) => seized.open(s.id, alice.memberId, s.bytes).then(() => 'opened', () => 'refused')))
   t.same(again, ['refused', 'refused', 'refused'], 'Bob\'s own state, saved after viewing, opens none of them again')
+  alice.close()
+  bob.close()
+})
+
+t.test('a commit the server makes without a valid join proof is refused by every member, who talk on', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const alice = await V2Member.enter(gateway, room)
+  const bob = await V2Member.enter(gateway, room)
+  await alice.catchUp()
+  const epoch = alice.epoch
+
+  // The strongest server without the code: it even has the GroupInfo in the clear (say it leaked), but no join key.
+  bob.socket.send({ v: 1, type: 'group', ref: 'leak' })
+  const leaked = await bob.socket.answer('leak') as { group: { epoch: number, groupInfo: string } }
+  const stranger = await RoomGroup.join({ ...room, joinKey: (await deriveRoomKeysV2(generateRoomCodeV2())).joinKey }, await deriveMemberKeysV2(newMemberSecret()), BigInt(leaked.group.epoch), decodeBase64url(leaked.group.groupInfo))
+  // It sends the commit to every gateway as the vault would announce an accepted one.
+  const server = withSubjectPrefix(await connectTestBus('malicious-server'), d.prefix)
+  t.teardown(async () => { await server.close() })
+  server.publish(roomEventsSubject(roomHashOf(room.roomId)), encodeBytes({ v: 1, type: 'handshake', epoch, from: stranger.group.member.memberId, handshake: encodeBase64url(stranger.commit) }))
+
+  for (const member of [alice, bob]) {
+    await waitFor('the forged commit relayed', () => member.socket.frames.some((f) => f.type === 'handshake' && f.epoch === epoch && f.from === stranger.group.member.memberId))
+    const frame = member.socket.frames.find((f) => f.type === 'handshake' && f.from === stranger.group.member.memberId) as { handshake: string }
+    await t.rejects(member.group.applyCommit(decodeBase64url(frame.handshake)), { name: 'GroupCheckError', reason: 'join-proof' }, 'refused: no valid join proof')
+    member.socket.frames.splice(member.socket.frames.indexOf(frame), 1)
+  }
+  t.same([alice.epoch, bob.epoch], [epoch, epoch], 'nobody moved to the stranger\'s epoch')
+  const id = await bob.send('still just us')
+  await alice.readCards(alice.takeCards().filter((c) => c.id === id))
+  t.match(alice.opened, [{ text: 'still just us', from: bob.memberId }], 'and they talk on')
   alice.close()
   bob.close()
 })
