@@ -149,11 +149,13 @@ t.test('sends and typing notices beyond their per-connection rates are refused a
   await c.next((f) => f.type === 'joined')
 
   const sends = RATE_LIMITS.send.burst + 5
-  for (let i = 0; i < sends; i++) {
+  // Sealed first, then sent in one burst: sealing between sends would let the bucket refill (5/s) on a busy machine.
+  const frames = await Promise.all(Array.from({ length: sends }, async (_, i) => {
     const id = newMessageId()
     const sealed = await sealMessage(keys, id, { text: `flood ${i}`, nick: '', sentAt: 1 })
-    c.send({ v: 1, type: 'send', ref: `s${i}`, id, iv: sealed.iv, ct: sealed.ct })
-  }
+    return { v: 1, type: 'send', ref: `s${i}`, id, iv: sealed.iv, ct: sealed.ct }
+  }))
+  for (const frame of frames) c.send(frame)
   await waitFor('every send answered', () => c.frames.filter((f) => typeof f.ref === 'string' && f.ref.startsWith('s')).length === sends)
   const limited = c.frames.filter((f) => f.code === 'rate-limited')
   t.ok(limited.length >= 4, `${limited.length} sends over the burst are refused with rate-limited`)
