@@ -113,10 +113,13 @@ export const GroupStateFrame = Type.Object({
 /** v2: another member's commit made in `epoch` was accepted: the room's group is now at `epoch` + 1. */
 export const HandshakeFrame = Type.Object({ v: Version, type: Type.Literal('handshake'), epoch: Epoch, from: MemberId, handshake: Handshake }, closed)
 
+/** v2: a member of the group was away longer than the message TTL: a member still here should commit its removal. */
+export const AbsentFrame = Type.Object({ v: Version, type: Type.Literal('absent'), memberId: MemberId }, closed)
+
 export const ServerFrame = Type.Union([
   JoinedFrame, SentFrame, MessageFrame, PayloadFrame, ViewedReceiptFrame, GoneFrame,
   TypingNoticeFrame, PresenceFrame, LeftFrame, PongFrame, ErrorFrame,
-  ChallengeFrame, PayloadV2Frame, CommittedFrame, GroupStateFrame, HandshakeFrame
+  ChallengeFrame, PayloadV2Frame, CommittedFrame, GroupStateFrame, HandshakeFrame, AbsentFrame
 ])
 export type ServerFrame = Type.Static<typeof ServerFrame>
 export type ServerFrameType = ServerFrame['type']

@@ -5,7 +5,7 @@
 import Type, { type TSchema } from 'typebox'
 import { ERROR_CODES } from './errors.js'
 import { Bucket, Card, Ciphertext, ConnectionId, Count, Digest, Epoch, PresenceVersion, GatewayId, GoneReason, GroupId, Handshake, Iv, MemberId, MessageId, MlsMessage, RetryAfter, RoomHash, SealedGroupInfo, Timestamp, Version } from './fields.js'
-import { GoneFrame, TypingNoticeFrame } from './frames.js'
+import { AbsentFrame, GoneFrame, TypingNoticeFrame } from './frames.js'
 import { MAX_HANDSHAKES_PER_SYNC, MAX_MEMBERS_PER_ROOM, MAX_PENDING_CARDS_PER_JOIN, PRESENCE_SYNC_CHUNK } from './limits.js'
 
 const closed = { additionalProperties: false } as const
@@ -184,7 +184,14 @@ export const PresenceEvent = Type.Object({ v: Version, type: Type.Literal('prese
 /** v2: a commit was accepted (the room is now at `epoch` + 1): gateways relay it to every local member but its sender. */
 export const HandshakeEvent = Type.Object({ v: Version, type: Type.Literal('handshake'), epoch: Epoch, from: MemberId, handshake: Handshake }, closed)
 
-export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent, HandshakeEvent])
+/**
+ * v2: a member of the room's group was away longer than the message TTL and is forgotten by
+ * the vault; it is still in the MLS group until a member commits its removal. Relayed to
+ * every member as this very frame.
+ */
+export const AbsentEvent = AbsentFrame
+
+export const RoomEvent = Type.Union([MessageEvent, ViewedEvent, GoneEvent, TypingEvent, PresenceEvent, HandshakeEvent, AbsentEvent])
 
 export type RoomJoinRequest = Type.Static<typeof RoomJoinRequest>
 export type RoomJoinReply = Type.Static<typeof RoomJoinReply>
@@ -205,6 +212,7 @@ export type GroupCommitReply = Type.Static<typeof GroupCommitReply>
 export type GroupStateRequest = Type.Static<typeof GroupStateRequest>
 export type GroupStateReply = Type.Static<typeof GroupStateReply>
 export type HandshakeEvent = Type.Static<typeof HandshakeEvent>
+export type AbsentEvent = Type.Static<typeof AbsentEvent>
 export type GroupSendRequest = Type.Static<typeof GroupSendRequest>
 export type GroupSendReply = Type.Static<typeof GroupSendReply>
 export type GroupReadRequest = Type.Static<typeof GroupReadRequest>

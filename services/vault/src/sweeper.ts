@@ -47,9 +47,10 @@ export function createSweeper (deps: SweeperDeps): Sweeper {
     for (const [roomHash, presence] of await dropDeadGateways(deps.db)) {
       publishRoomEvent(deps.bus, roomHash, { type: 'presence', members: presence.members, version: presence.presenceVersion })
     }
-    for (const message of await forgetAbsentMembers(deps.db, deps.messageTtlMs)) {
-      publishRoomEvent(deps.bus, message.roomHash, { type: 'gone', id: message.id, reason: 'left' })
-    }
+    const forgotten = await forgetAbsentMembers(deps.db, deps.messageTtlMs)
+    for (const message of forgotten.gone) publishRoomEvent(deps.bus, message.roomHash, { type: 'gone', id: message.id, reason: 'left' })
+    // v2: the vault cannot remove anyone from an MLS group; the members still there commit it.
+    for (const member of forgotten.absent) publishRoomEvent(deps.bus, member.roomHash, { type: 'absent', memberId: member.memberId })
     await deleteEmptyRooms(deps.db)
     deps.metrics.observe('sweep', 'ok', Number(process.hrtime.bigint() - started) / 1e9)
   }

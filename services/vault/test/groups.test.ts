@@ -217,3 +217,21 @@ t.test('a GroupInfo sealed under a key since retired is sealed again under the a
   const row = await h.db.selectFrom('rooms').select('group_info_key_id').where('room_hash', '=', room).executeTakeFirstOrThrow()
   t.equal(row.group_info_key_id, createHash('sha256').update(KEY_2).digest('hex').slice(0, 8), 'and now sealed under the active one')
 })
+
+t.test('a member of the group away longer than the TTL is forgotten and announced absent, so the others commit its removal', async (t) => {
+  const h = await harness(t)
+  const vault = await h.startVault({ messageTtlMs: 60_000 })
+  const { api, room, members } = await roomWith(h, 3)
+  const [alice, bob, carol] = members as [string, string, string]
+  const groupId = newGroupId()
+  await api.commit(room, alice, { groupId, epoch: 0, groupInfo: sealedInfo() })
+  await api.commit(room, bob, { groupId, epoch: 0, handshake: commitBytes(groupId, 0, 'external'), groupInfo: sealedInfo() })
+  const events = await listenToRoomEvents(t, h.bus, room)
+  // Bob (in the group) and Carol (in the room only) went away long ago.
+  for (const member of [bob, carol]) await api.leave(room, member, 'disconnect')
+  await sql`update members set last_seen_at = now() - interval '2 minutes' where member_id in (${bob}, ${carol})`.execute(h.db)
+  await vault.app.sweeper.sweep()
+  await h.bus.ping()
+  t.same(events.of('absent').map((e) => e.memberId), [bob], 'Bob is announced absent; Carol, never in the group, needs no removal')
+  t.equal(await countRows(h.db, 'members', { column: 'member_id', value: bob }), 0, 'and forgotten by the vault')
+})

@@ -160,6 +160,9 @@ export class RoomRegistry {
         // it has already passed.
         broadcast(room, encode({ v, type: 'handshake', epoch: event.epoch, from: event.from, handshake: event.handshake }))
         break
+      case 'absent':
+        broadcast(room, encode({ v, type: 'absent', memberId: event.memberId }))
+        break
     }
   }
 }

@@ -67,7 +67,7 @@ export async function dropDeadGateways (db: Kysely<Database>): Promise<Map<strin
 
 /** Members with no live connection, last seen longer than `ttlMs` ago. */
 function absentMembers (trx: Transaction<Database>, ttlMs: number) {
-  return trx.selectFrom('members').select(['room_hash', 'member_id'])
+  return trx.selectFrom('members').select(['room_hash', 'member_id', 'joined_epoch'])
     .where('last_seen_at', '<', sql<Date>`now() - ${ttlMs} * interval '1 millisecond'`)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('presence').select('gateway_id')
       .whereRef('presence.room_hash', '=', 'members.room_hash').whereRef('presence.member_id', '=', 'members.member_id'))))
@@ -79,21 +79,29 @@ function absentMembers (trx: Transaction<Database>, ttlMs: number) {
  * can address a member while it is being forgotten; rooms busy right now wait for the
  * next sweep. Returns deleted message ids by room.
  */
-export async function forgetAbsentMembers (db: Kysely<Database>, ttlMs: number): Promise<Expired[]> {
+export interface Forgotten {
+  /** Messages deleted because the forgotten members were all they awaited. */
+  gone: Expired[]
+  /** v2: forgotten members who were in their room's MLS group: the others should commit their removal. */
+  absent: Array<{ roomHash: string, memberId: string }>
+}
+
+export async function forgetAbsentMembers (db: Kysely<Database>, ttlMs: number): Promise<Forgotten> {
   return db.transaction().execute(async (trx) => {
     const candidates = await absentMembers(trx, ttlMs).limit(BATCH).execute()
     const rooms = [...new Set(candidates.map((member) => member.room_hash))]
-    if (rooms.length === 0) return []
+    if (rooms.length === 0) return { gone: [], absent: [] }
     const locked = await trx.selectFrom('rooms').select('room_hash').where('room_hash', 'in', rooms).forUpdate().skipLocked().execute()
-    if (locked.length === 0) return []
+    if (locked.length === 0) return { gone: [], absent: [] }
     // Asked again under the room locks: a member who came back meanwhile is not absent any more.
     const absent = await absentMembers(trx, ttlMs).where('room_hash', 'in', locked.map((room) => room.room_hash)).limit(BATCH).execute()
-    const gone: Expired[] = []
+    const forgotten: Forgotten = { gone: [], absent: [] }
     for (const member of absent) {
       const removed = await sql<{ gone: string[] }>`select vault_remove_member(${member.room_hash}, ${member.member_id}) as gone`.execute(trx)
-      for (const id of removed.rows[0]?.gone ?? []) gone.push({ id, roomHash: member.room_hash })
+      for (const id of removed.rows[0]?.gone ?? []) forgotten.gone.push({ id, roomHash: member.room_hash })
+      if (member.joined_epoch !== null) forgotten.absent.push({ roomHash: member.room_hash, memberId: member.member_id })
     }
-    return gone
+    return forgotten
   })
 }
 
