@@ -18,7 +18,8 @@ t.test('a room gets its burst, then its rate; other rooms are untouched', async 
 
 t.test('a room storing over its share is answered room-busy at once; another room is served', async (t) => {
   const h = await harness(t)
-  await h.startVault({ roomShare: { bytesPerSecond: 16 * 1024, burstBytes: 11 * 1024 } })
+  // A slow refill (1 KiB/s): on a loaded machine the six stores may spread over a second or two, and only the burst must decide.
+  await h.startVault({ roomShare: { bytesPerSecond: 1024, burstBytes: 11 * 1024 } })
   const api = vaultApi(h.bus)
   const [flooded, quiet] = [newRoomHash(), newRoomHash()]
   const [alice, bob, carol, dave] = [newMemberId(), newMemberId(), newMemberId(), newMemberId()]
