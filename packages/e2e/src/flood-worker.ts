@@ -107,7 +107,13 @@ function connect (index: number, memberSecret: string, first: boolean): void {
     } else if (text.includes('"type":"sent"')) {
       bump(stats.replies, 'sent')
     } else if (text.includes('"type":"error"')) {
-      bump(stats.replies, `error:${/"code":"([a-z-]+)"/.exec(text)?.[1] ?? '?'}`)
+      const code = /"code":"([a-z-]+)"/.exec(text)?.[1] ?? '?'
+      bump(stats.replies, `error:${code}`)
+      // A refused join (the vault busy or overloaded after the last flood) is asked again, as the SDK would.
+      if (text.includes('"ref":"j"') && socket.readyState === WebSocket.OPEN) {
+        const hint = Number(/"retryAfterMs":(\d+)/.exec(text)?.[1] ?? 200)
+        setTimeout(() => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ v: 1, type: 'join', ref: 'j', roomId: config.roomId, memberSecret })) }, Math.min(hint, 2000))
+      }
     }
   })
   socket.on('error', () => { /* a close follows */ })
