@@ -28,6 +28,8 @@ export interface RunningGateway {
 }
 
 export interface RunningVault {
+  /** One pass of the vault's sweeper now (expiry, absence, pruning). */
+  sweep (): Promise<void>
   stop (): Promise<void>
 }
 
@@ -95,7 +97,7 @@ export async function deployment (t: TestLike, options: DeploymentOptions = {}):
         await vaultDb.destroy()
       }
       stops.push(stop)
-      return { stop }
+      return { stop, sweep: async () => app.sweeper.sweep() }
     },
     async startGateway ({ port = 0, ...overrides } = {}, wrapBus = (bus: Bus) => bus) {
       const bus = wrapBus(withSubjectPrefix(await connectTestBus('gateway'), prefix))
