@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import t from 'tap'
 import { waitFor } from '@ephemeral-chat/testkit'
+import { createPool } from '../src/db/database.js'
 import { countRows, fakeEnvelope, harness, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi } from './helpers.js'
 
 t.test('a resend after the message was viewed and deleted is answered "gone", never stored or delivered again', async (t) => {
@@ -93,4 +94,14 @@ t.test('a tombstone lives until the message would have expired; then the sweeper
   await vault.app.sweeper.sweep()
   t.equal(await countRows(h.db, 'message_tombstones'), 0, 'past its expiry it is gone')
   t.match(await api.store(room, alice, id), { ok: true, duplicate: false, recipients: [bob] }, 'and the id may be used again')
+})
+
+t.test('the vault\'s connections run READ COMMITTED even where the database defaults to a stricter isolation (the race fix above relies on it)', async (t) => {
+  const h = await harness(t)
+  await sql.raw(`alter database "${h.database.database}" set default_transaction_isolation = 'serializable'`).execute(h.db)
+  t.teardown(async () => { await sql.raw(`alter database "${h.database.database}" reset default_transaction_isolation`).execute(h.db).catch(() => {}) })
+  const pool = createPool({ ...h.database, maxConnections: 1 })
+  t.teardown(async () => { await pool.end() })
+  const shown = await pool.query<{ default_transaction_isolation: string }>('show default_transaction_isolation')
+  t.equal(shown.rows[0]?.default_transaction_isolation, 'read committed', 'the vault pool pins it')
 })

@@ -23,7 +23,11 @@ export function createPool (config: DatabaseConfig): pg.Pool {
     user: config.user,
     password: config.password,
     max: config.maxConnections,
-    application_name: 'ephemeral-chat-vault'
+    application_name: 'ephemeral-chat-vault',
+    // The vault's functions rely on READ COMMITTED (each statement sees what committed before it: the
+    // tombstone look-up after vault_store's insert, the epoch compare-and-set). A database or role
+    // configured with a stricter default must not change what they do.
+    options: '-c default_transaction_isolation=read\\ committed'
   })
   // A client that loses its server (failover, restart, shutdown) emits 'error', idle or checked out; without
   // a listener that crashes the process. The query in flight fails on its own and is answered `internal`.
