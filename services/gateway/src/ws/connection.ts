@@ -5,8 +5,10 @@
  */
 import {
   CLOSE_CODES, codecs, errorMessage, MAX_FRAME_BYTES, MAX_VIOLATIONS_PER_CONNECTION, PATTERNS, PROTOCOL_VERSION,
-  type ClientFrame, type GoneReason, type RateLimit, type ErrorCode, type ServerFrame
+  type ClientFrame, type GoneReason, type RateLimit, type ErrorCode, type Result, type ServerFrame, type VaultSuccess
 } from '@ephemeral-chat/protocol'
+
+type Stored = VaultSuccess<'message.store'>
 import type { ServiceMetrics } from '@ephemeral-chat/service-kit'
 import { createHash } from 'node:crypto'
 import type { Socket } from 'node:net'
@@ -292,37 +294,11 @@ export class Connection implements RoomMember {
     const refPart = ref === undefined ? {} : { ref }
 
     switch (frame.type) {
-      case 'send': {
-        const { admission, rooms } = this.#deps
-        const busyMs = rooms.busyForMs(roomHash)
-        if (busyMs > 0) return answer('room-busy', frame.id, busyMs)
-        if (!admission.enter()) return answer('unavailable', frame.id, admission.retryAfterMs())
-        const started = performance.now()
+      case 'send':
         // The vault announces the card to the room itself once the message is stored.
-        const stored = await this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct })
-        admission.leave(started)
-        if (!stored.ok) {
-          if (stored.code === 'room-busy' && stored.retryAfterMs !== undefined) rooms.noteBusy(roomHash, stored.retryAfterMs)
-          return answer(stored.code, frame.id, stored.retryAfterMs)
-        }
-        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
-        return 'ok'
-      }
-      case 'send-v2': {
-        const { admission, rooms } = this.#deps
-        const busyMs = rooms.busyForMs(roomHash)
-        if (busyMs > 0) return answer('room-busy', frame.id, busyMs)
-        if (!admission.enter()) return answer('unavailable', frame.id, admission.retryAfterMs())
-        const started = performance.now()
-        const stored = await this.#deps.vault.send({ roomHash, memberId, id: frame.id, epoch: frame.epoch, message: frame.message })
-        admission.leave(started)
-        if (!stored.ok) {
-          if (stored.code === 'room-busy' && stored.retryAfterMs !== undefined) rooms.noteBusy(roomHash, stored.retryAfterMs)
-          return answer(stored.code, frame.id, stored.retryAfterMs)
-        }
-        this.deliver({ v, type: 'sent', ...refPart, id: frame.id, recipients: stored.value.recipients.length, expiresAt: stored.value.expiresAt, ...(stored.value.gone === undefined ? {} : { gone: stored.value.gone }) })
-        return 'ok'
-      }
+        return this.#store(roomHash, frame.id, ref, async () => this.#deps.vault.store({ roomHash, memberId, id: frame.id, iv: frame.iv, ct: frame.ct }))
+      case 'send-v2':
+        return this.#store(roomHash, frame.id, ref, async () => this.#deps.vault.send({ roomHash, memberId, id: frame.id, epoch: frame.epoch, message: frame.message }))
       case 'read': {
         const read = await this.#deps.vault.read({ roomHash, memberId, id: frame.id })
         if (!read.ok) return answer(read.code, frame.id, read.retryAfterMs)
@@ -373,6 +349,28 @@ export class Connection implements RoomMember {
         return 'ok'
       }
     }
+  }
+
+  /**
+   * A send of either version: refused at once while the vault has called the room busy, admitted as new
+   * work, then answered `sent` (or the vault's refusal, whose busy hint the room remembers).
+   */
+  async #store (roomHash: string, id: string, ref: string | undefined, store: () => Promise<Result<Stored>>): Promise<string> {
+    const { admission, rooms } = this.#deps
+    const busyMs = rooms.busyForMs(roomHash)
+    if (busyMs > 0) { this.#fail('room-busy', ref, id, busyMs); return 'room-busy' }
+    if (!admission.enter()) { this.#fail('unavailable', ref, id, admission.retryAfterMs()); return 'unavailable' }
+    const started = performance.now()
+    const stored = await store()
+    admission.leave(started)
+    if (!stored.ok) {
+      if (stored.code === 'room-busy' && stored.retryAfterMs !== undefined) rooms.noteBusy(roomHash, stored.retryAfterMs)
+      this.#fail(stored.code, ref, id, stored.retryAfterMs)
+      return stored.code
+    }
+    const { recipients, expiresAt, gone } = stored.value
+    this.deliver({ v: PROTOCOL_VERSION, type: 'sent', ...(ref === undefined ? {} : { ref }), id, recipients: recipients.length, expiresAt, ...(gone === undefined ? {} : { gone }) })
+    return 'ok'
   }
 
   /** Receipts and deletions of this member's own messages that it may have missed while away. */
