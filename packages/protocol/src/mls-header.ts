@@ -95,13 +95,17 @@ class Reader {
 const CONTENT_TYPES = new Map<number, MlsContentType>(Object.entries(MLS_CONTENT_TYPES).map(([name, value]) => [value, name as MlsContentType]))
 const SENDER_TYPES = new Map<number, MlsSenderType>(Object.entries(MLS_SENDER_TYPES).map(([name, value]) => [value, name as MlsSenderType]))
 
-/** The header of an MLSMessage that carries a PublicMessage; throws HandshakeHeaderError for anything else. */
-export function readHandshakeHeader (message: Uint8Array): HandshakeHeader {
+/** What both kinds of message begin with: version, wire format, group id, epoch. */
+function readPrefix (message: Uint8Array, wireFormat: number, name: string): { reader: Reader, groupId: Uint8Array, epoch: bigint } {
   const reader = new Reader(message)
   if (reader.uint(2, 'the version') !== MLS_10) throw new HandshakeHeaderError('the version is not mls10')
-  if (reader.uint(2, 'the wire format') !== WIRE_FORMAT_PUBLIC_MESSAGE) throw new HandshakeHeaderError('the wire format is not public_message')
-  const groupId = reader.vector('the group id')
-  const epoch = reader.uint64('the epoch')
+  if (reader.uint(2, 'the wire format') !== wireFormat) throw new HandshakeHeaderError(`the wire format is not ${name}`)
+  return { reader, groupId: reader.vector('the group id'), epoch: reader.uint64('the epoch') }
+}
+
+/** The header of an MLSMessage that carries a PublicMessage; throws HandshakeHeaderError for anything else. */
+export function readHandshakeHeader (message: Uint8Array): HandshakeHeader {
+  const { reader, groupId, epoch } = readPrefix(message, WIRE_FORMAT_PUBLIC_MESSAGE, 'public_message')
   const senderType = SENDER_TYPES.get(reader.uint(1, 'the sender type'))
   if (senderType === undefined) throw new HandshakeHeaderError('the sender type is unknown')
   const sender: HandshakeHeader['sender'] = senderType === 'member'
@@ -128,11 +132,7 @@ export interface ApplicationHeader {
  * encrypted). Throws HandshakeHeaderError for anything else.
  */
 export function readApplicationHeader (message: Uint8Array): ApplicationHeader {
-  const reader = new Reader(message)
-  if (reader.uint(2, 'the version') !== MLS_10) throw new HandshakeHeaderError('the version is not mls10')
-  if (reader.uint(2, 'the wire format') !== WIRE_FORMAT_PRIVATE_MESSAGE) throw new HandshakeHeaderError('the wire format is not private_message')
-  const groupId = reader.vector('the group id')
-  const epoch = reader.uint64('the epoch')
+  const { reader, groupId, epoch } = readPrefix(message, WIRE_FORMAT_PRIVATE_MESSAGE, 'private_message')
   if (reader.uint(1, 'the content type') !== MLS_CONTENT_TYPES.application) throw new HandshakeHeaderError('the content type is not application')
   const authenticatedData = reader.vector('the authenticated data')
   reader.vector('the encrypted sender data')
