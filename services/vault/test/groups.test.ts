@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
+import { MAX_HANDSHAKE_BYTES, MAX_SEALED_GROUP_INFO_BYTES } from '@ephemeral-chat/protocol'
 import t from 'tap'
 import { commitBytes, mlsMessage, sealedInfo } from './mls-wire.js'
 import { countRows, harness, KEY_1, KEY_2, listenToRoomEvents, newMemberId, newMessageId, newRoomHash, vaultApi, type Harness } from './helpers.js'
@@ -234,4 +235,18 @@ t.test('a member of the group away longer than the TTL is forgotten and announce
   await h.bus.ping()
   t.same(events.of('absent').map((e) => e.memberId), [bob], 'Bob is announced absent; Carol, never in the group, needs no removal')
   t.equal(await countRows(h.db, 'members', { column: 'member_id', value: bob }), 0, 'and forgotten by the vault')
+})
+
+t.test('a handshake over MAX_HANDSHAKE_BYTES or a GroupInfo over MAX_SEALED_GROUP_INFO_BYTES is refused as bad-frame; at the limit both pass', async (t) => {
+  const h = await harness(t)
+  await h.startVault()
+  const { api, room, members: [alice, bob] } = await roomWith(h, 2) as { api: ReturnType<typeof vaultApi>, room: string, members: [string, string] }
+  const groupId = newGroupId()
+  t.match(await api.commit(room, alice, { groupId, epoch: 0, groupInfo: randomBytes(MAX_SEALED_GROUP_INFO_BYTES + 1).toString('base64url') }), { ok: false, code: 'bad-frame' }, 'a GroupInfo one byte over')
+  t.match(await api.commit(room, alice, { groupId, epoch: 0, groupInfo: randomBytes(MAX_SEALED_GROUP_INFO_BYTES).toString('base64url') }), { ok: true, epoch: 0 }, 'one of exactly the limit')
+  const header = Buffer.from(commitBytes(groupId, 0, 'external', 0), 'base64url')
+  const sized = (bytes: number): string => Buffer.concat([header, randomBytes(bytes - header.length)]).toString('base64url')
+  t.match(await api.commit(room, bob, { groupId, epoch: 0, handshake: sized(MAX_HANDSHAKE_BYTES + 1), groupInfo: sealedInfo() }), { ok: false, code: 'bad-frame' }, 'a handshake one byte over')
+  t.equal(await countRows(h.db, 'handshakes'), 0)
+  t.match(await api.commit(room, bob, { groupId, epoch: 0, handshake: sized(MAX_HANDSHAKE_BYTES), groupInfo: sealedInfo() }), { ok: true, epoch: 1 }, 'one of exactly the limit')
 })
