@@ -23,8 +23,7 @@
  */
 import { sql, type Kysely } from 'kysely'
 
-/** vault_store as this migration defines it (a later migration replaces it and restores it on the way down). */
-export const STORE_FUNCTION = String.raw`
+const STORE_FUNCTION = String.raw`
 -- Stores sealed envelopes. A sender must be a member; recipients are every other
 -- member at that moment (none: the message waits for the next member who joins);
 -- a room holds at most p_max_pending messages. A resend of an id stored before is

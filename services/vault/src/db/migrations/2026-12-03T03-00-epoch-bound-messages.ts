@@ -14,6 +14,27 @@
  *
  * A v1 item in a v2 room, or a v2 item in a v1 room, is 'protocol-mismatch'. messages.epoch
  * records the epoch (NULL for v1), so that v1 and v2 reads each see only their own kind.
+ *
+ * The same vault_store also answers a resend racing the last confirmation of its message
+ * "gone" instead of storing the message again:
+ *
+ * vault_store looked for the id's tombstone first and inserted after. A resend
+ * arriving while the message's last ack was deleting it saw no tombstone yet
+ * (the ack had not committed). Its INSERT ... ON CONFLICT then waited for the ack's
+ * transaction, found the conflicting row deleted, and inserted it anew. That
+ * answered the sender "stored" with a recipient who had already viewed the
+ * message. The recipient's SDK ignores a card id it has seen, so the row stayed
+ * until its expiry: an orphan. The fault suite found one under SIGSTOP of a vault,
+ * where resends of stalled stores run alongside acks.
+ *
+ * Now the tombstone is looked for again after the insert (or after the look-up of the
+ * row already there); the look-up before it stays, so that a resend of a message deleted
+ * long ago writes nothing. Each statement of a function sees what committed before it
+ * began, so this look-up sees any deletion the insert waited for. A row inserted
+ * over a deleted message is deleted again in the same transaction, so nobody ever
+ * sees it. A row found as a duplicate and then deleted by an ack before the
+ * tombstone look-up is answered "gone" too: it is. The common path costs one more
+ * index probe than before.
  */
 import { sql, type Kysely } from 'kysely'
 
@@ -81,7 +102,7 @@ BEGIN
       END IF;
     END IF;
     -- A resend of a message deleted long ago is answered without writing anything; the look-up
-    -- after the insert below catches a deletion that commits meanwhile (its own migration says why).
+    -- after the insert below catches a deletion that commits meanwhile (see the header).
     SELECT t.reason, (extract(epoch FROM t.expires_at) * 1000)::bigint INTO v_gone_reason, v_gone_expires
       FROM message_tombstones t WHERE t.room_hash = item.room AND t.id = item.id;
     IF FOUND THEN
@@ -154,7 +175,7 @@ $fn$;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up (db: Kysely<any>): Promise<void> {
   // The eight-argument vault_store stays while vault replicas of the previous release run (a
-  // rolling deploy): they store v1 messages as before. The next release drops it.
+  // rolling deploy): they store v1 messages as before (without the race fix). The next release drops it.
   await sql.raw('ALTER TABLE messages ADD COLUMN epoch bigint').execute(db)
   await sql.raw(STORE_BY_EPOCH).execute(db)
 }
