@@ -19,7 +19,8 @@ import {
   defaultCapabilities, defaultLifetime, encodeGroupState, encodeMlsMessage, generateKeyPackageWithKey, getCiphersuiteFromName,
   getCiphersuiteImpl, joinGroupExternal, makePskIndex, processMessage, type CiphersuiteImpl, type ClientState, type LeafNode
 } from 'ts-mls'
-import { defaultClientConfig } from 'ts-mls/clientConfig.js'
+import { defaultClientConfig, type ClientConfig } from 'ts-mls/clientConfig.js'
+import { ratchetTreeFromExtension, type GroupInfo } from 'ts-mls/groupInfo.js'
 import { decryptSenderData } from 'ts-mls/privateMessage.js'
 import { decodeBase64url, encodeBase64url } from '../base64url.js'
 import { bucketFor, pad, unpad } from '../padding.js'
@@ -29,6 +30,7 @@ import type { RoomKeysV2 } from './keys.js'
 import { memberIdFromPublicKey, type MemberKeysV2 } from './member.js'
 import { messageAuthenticatedData, messageIdFromAuthenticatedData } from './message.js'
 import { GROUP_ID_BYTES } from './params.js'
+import { MAX_PENDING_MESSAGES_PER_ROOM } from '@ephemeral-chat/protocol'
 
 export const CIPHER_SUITE_V2 = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 
@@ -46,6 +48,18 @@ export class GroupCheckError extends Error {
     this.reason = reason
   }
 }
+
+/**
+ * How long keys of messages not yet opened are kept (ts-mls's key retention; its defaults, 10
+ * per sender and 4 epochs, would make a member who opens cards out of order lose messages):
+ * - the keys of up to MAX_PENDING_MESSAGES_PER_ROOM skipped messages per sender and epoch, as
+ *   many as can be waiting for a member (each is used once, then deleted);
+ * - the secrets of the last 16 epochs, for cards sent before the commits that followed them.
+ *   A card sent more than 16 commits ago does not open (`unknown-epoch`): its keys are gone
+ *   from this device, which is the forward secrecy v2 is for.
+ */
+export const KEY_RETENTION = { retainKeysForGenerations: MAX_PENDING_MESSAGES_PER_ROOM, retainKeysForEpochs: 16, maximumForwardRatchetSteps: 2 * MAX_PENDING_MESSAGES_PER_ROOM } as const
+const clientConfig: ClientConfig = { ...defaultClientConfig, keyRetentionConfig: { ...KEY_RETENTION } }
 
 let suitePromise: Promise<CiphersuiteImpl> | undefined
 /** ts-mls's implementation of cipher suite 1, made once. */
@@ -74,6 +88,14 @@ async function leafMemberId (leaf: LeafNode): Promise<string | undefined> {
   if (!capabilities.ciphersuites.includes(CIPHER_SUITE_V2)) return undefined
   if (leaf.extensions.length > LEAF_LIMITS.extensions || leaf.extensions.some((e) => e.extensionData.length > LEAF_LIMITS.extensionBytes)) return undefined
   return memberId
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i])
+}
+
+function leavesOfInfo (info: GroupInfo): LeafNode[] {
+  return (ratchetTreeFromExtension(info) ?? []).flatMap((node) => node?.nodeType === 'leaf' ? [node.leaf] : [])
 }
 
 function leaves (state: ClientState): Array<{ index: number, leaf: LeafNode }> {
@@ -111,11 +133,16 @@ export class RoomGroup {
     return leaves(this.state).map(({ leaf }) => encodeBase64url(leaf.credential.credentialType === 'basic' ? leaf.credential.identity : new Uint8Array()))
   }
 
+  /** The signature public key of a member of the group now (undefined: not in the group). */
+  publicKeyOf (memberId: string): Uint8Array | undefined {
+    return leaves(this.state).find(({ leaf }) => leaf.credential.credentialType === 'basic' && encodeBase64url(leaf.credential.identity) === memberId)?.leaf.signaturePublicKey
+  }
+
   /** The first member of a room creates its group (epoch 0) and publishes its GroupInfo, sealed for the room. */
   static async create (room: RoomKeysV2, member: MemberKeysV2): Promise<{ group: RoomGroup, sealedGroupInfo: Uint8Array }> {
     const cs = await suiteV2()
     const kp = await keyPackageOf(member, cs)
-    const state = await createGroup(crypto.getRandomValues(new Uint8Array(GROUP_ID_BYTES)), kp.publicPackage, kp.privatePackage, [], cs)
+    const state = await createGroup(crypto.getRandomValues(new Uint8Array(GROUP_ID_BYTES)), kp.publicPackage, kp.privatePackage, [], cs, clientConfig)
     const group = new RoomGroup(room, member, state, cs)
     return { group, sealedGroupInfo: await group.sealedGroupInfo() }
   }
@@ -133,10 +160,13 @@ export class RoomGroup {
     if (info.groupContext.epoch !== epoch) throw new GroupCheckError('wrong-epoch', 'the GroupInfo is of another epoch than it was sealed for')
     const kp = await keyPackageOf(member, cs)
     const proof = await computeJoinProof(room.joinKey, info.groupContext.groupId, info.groupContext.epoch, member.signaturePublicKey)
-    const joined = await joinGroupExternal(info, kp.publicPackage, kp.privatePackage, false, cs, undefined, undefined, proof)
+    // A member whose leaf is still in the group (it lost its state, or missed pruned commits)
+    // replaces that leaf in the same commit (MLS resync): one leaf per member.
+    const resync = leavesOfInfo(info).some((leaf) => sameBytes(leaf.signaturePublicKey, member.signaturePublicKey))
+    const joined = await joinGroupExternal(info, kp.publicPackage, kp.privatePackage, resync, cs, undefined, clientConfig, proof)
     // The members' leaves came from the GroupInfo (this member's own it made itself): each must be of the v2 shape.
     for (const { leaf } of leaves(joined.newState)) {
-      if (leaf.signaturePublicKey.every((byte, i) => byte === member.signaturePublicKey[i])) continue
+      if (sameBytes(leaf.signaturePublicKey, member.signaturePublicKey)) continue
       if (await leafMemberId(leaf) === undefined) throw new GroupCheckError('leaf-shape', 'a member\'s leaf is not of the v2 shape')
     }
     const group = new RoomGroup(room, member, joined.newState, cs)
@@ -207,22 +237,32 @@ export class RoomGroup {
    * id and its MLS sender must be the card's `from`. The key that opened it is consumed: the
    * returned group cannot open it again (save it before confirming the message viewed).
    */
-  async open (messageId: string, from: string, bytes: Uint8Array): Promise<{ group: RoomGroup, plaintext: Uint8Array }> {
+  async open (messageId: string, from: string, bytes: Uint8Array): Promise<{ group: RoomGroup, plaintext: Uint8Array, senderPublicKey: Uint8Array }> {
     const decoded = decodeMlsMessage(bytes, 0)?.[0]
     if (decoded?.wireformat !== 'mls_private_message') throw new GroupCheckError('not-a-message', 'not an application message')
     const message = decoded.privateMessage
     if (messageIdFromAuthenticatedData(message.authenticatedData) !== messageId) throw new GroupCheckError('message-id', 'the message is bound to another id than its card')
-    if (message.epoch !== this.epoch) throw new GroupCheckError('unknown-epoch', `a message of epoch ${message.epoch}, the group is at ${this.epoch}`)
-    const senderData = await decryptSenderData(message, this.state.keySchedule.senderDataSecret, this.#cs)
-    const sender = senderData === undefined ? undefined : this.state.ratchetTree[senderData.leafIndex * 2]
+    // A message of an earlier epoch opens with that epoch's retained secrets and roster (KEY_RETENTION).
+    const epochData = message.epoch === this.epoch
+      ? { senderDataSecret: this.state.keySchedule.senderDataSecret, ratchetTree: this.state.ratchetTree }
+      : this.state.historicalReceiverData.get(message.epoch)
+    if (epochData === undefined) throw new GroupCheckError('unknown-epoch', `a message of epoch ${message.epoch}: this member holds no keys for it (the group is at ${this.epoch})`)
+    const senderData = await decryptSenderData(message, epochData.senderDataSecret, this.#cs)
+    const sender = senderData === undefined ? undefined : epochData.ratchetTree[senderData.leafIndex * 2]
     if (sender?.nodeType !== 'leaf' || sender.leaf.credential.credentialType !== 'basic' || encodeBase64url(sender.leaf.credential.identity) !== from) {
       throw new GroupCheckError('sender', 'the message was sent by another member than its card names')
     }
-    const result = await processMessage(decoded, this.state, makePskIndex(this.state, {}), acceptAll, this.#cs)
+    let result: Awaited<ReturnType<typeof processMessage>>
+    try {
+      result = await processMessage(decoded, this.state, makePskIndex(this.state, {}), acceptAll, this.#cs)
+    } catch (error) {
+      // Its key was used already (a replay, or a state saved before a second open) or never held.
+      throw new GroupCheckError('unknown-epoch', `the message does not open with this member's keys: ${error instanceof Error ? error.message : 'failed'}`)
+    }
     if (result.kind !== 'applicationMessage') throw new GroupCheckError('not-a-message', 'not an application message')
     const plaintext = unpad(result.message)
     if (plaintext === undefined) throw new GroupCheckError('padding', 'the plaintext is not padded as v2 pads it')
-    return { group: new RoomGroup(this.room, this.member, result.newState, this.#cs), plaintext }
+    return { group: new RoomGroup(this.room, this.member, result.newState, this.#cs), plaintext, senderPublicKey: sender.leaf.signaturePublicKey }
   }
 
   /** The state as text for sessionStorage (it holds this member's secrets of the group: keep it where the member secret is). */
@@ -233,6 +273,6 @@ export class RoomGroup {
   static async load (room: RoomKeysV2, member: MemberKeysV2, saved: string): Promise<RoomGroup> {
     const decoded = decodeGroupState(decodeBase64url(saved), 0)
     if (decoded === undefined) throw new GroupCheckError('not-a-commit', 'the saved group state does not decode')
-    return new RoomGroup(room, member, { ...decoded[0], clientConfig: defaultClientConfig }, await suiteV2())
+    return new RoomGroup(room, member, { ...decoded[0], clientConfig }, await suiteV2())
   }
 }
