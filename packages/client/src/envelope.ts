@@ -135,7 +135,7 @@ async function openChecked (keys: RoomKeys, messageId: string, iv: string, ct: s
   return decodePayload(plaintext)
 }
 
-function encodePayload (payload: MessagePayload): Uint8Array<ArrayBuffer> {
+export function encodePayload (payload: MessagePayload): Uint8Array<ArrayBuffer> {
   if (!isPayload(payload)) {
     throw new EnvelopeError('payload', 'payload must be { text: string, nick: string, sentAt: finite number }')
   }
@@ -145,7 +145,7 @@ function encodePayload (payload: MessagePayload): Uint8Array<ArrayBuffer> {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-function decodePayload (plaintext: Uint8Array): MessagePayload {
+export function decodePayload (plaintext: Uint8Array): MessagePayload {
   let parsed: unknown
   try {
     parsed = JSON.parse(decoder.decode(plaintext))

@@ -50,7 +50,7 @@ export {
 } from './member.js'
 export { type Bucket, BUCKETS, bucketFor, MAX_PLAINTEXT_BYTES } from './padding.js'
 export type { WebCryptoKey } from './webcrypto.js'
-export { ChatSession, SessionError, type SentMessage, type SessionErrorCode, type SessionEvents, type SessionOptions, type SessionState } from './session.js'
+export { ChatSession, SessionCore, SessionError, type ConnectionOptions, type RevealedMessage, type SentMessage, type SessionErrorCode, type SessionEvents, type SessionOptions, type SessionState } from './session.js'
 export { Emitter, type Listener } from './emitter.js'
 export { defaultSocketFactory, type SocketFactory, type SocketLike } from './socket.js'
 export * from './v2/index.js'

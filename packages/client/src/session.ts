@@ -26,9 +26,16 @@ export interface SessionEvents {
   presence: { members: number }
   /** An error the server reported outside any request of this session. */
   error: { code: ErrorCode }
+  /** v2: a message waits on this device until someone else is in the room's group (it is sent then). */
+  queued: { id: string }
+  /** v2: the members of the room's group and their fingerprints, after every change. */
+  roster: { members: Array<{ memberId: string, fingerprint: string, self: boolean }> }
+  /** v2: a commit this member refused (it is not applied; the member joins the group again). */
+  refused: { reason: string }
 }
 
-export type SessionErrorCode = ErrorCode | 'closed' | 'timeout'
+/** `group-failed` (v2): this member could not get into the room's MLS group (its state refused every way in). */
+export type SessionErrorCode = ErrorCode | 'closed' | 'timeout' | 'group-failed'
 
 export class SessionError extends Error {
   readonly code: SessionErrorCode
@@ -46,20 +53,16 @@ export class SessionError extends Error {
   }
 }
 
-export interface SessionOptions {
-  /** WebSocket URL of a gateway, e.g. `wss://chat.example/ws`, or a function asked before every (re)connection. */
-  url: string | (() => string)
+export interface SessionOptions extends ConnectionOptions {
   keys: RoomKeys
   /** This member's secret for the room; keep it to stay the same member across reconnects and reloads. */
   memberSecret: string
-  nick?: string
-  createSocket?: SocketFactory
-  /** How long a request waits for its answer (default 10 s). */
-  requestTimeoutMs?: number
-  /** Reconnect backoff: full jitter between 0 and min(max, initial × 2^attempt). */
-  reconnect?: { initialDelayMs?: number, maxDelayMs?: number }
-  /** Send attempts before `send` gives up and leaves the message for `retrySend` (default 6). */
-  sendAttempts?: number
+}
+
+/** An opened message; v2 adds its sender's fingerprint, checked against the card's `from`. */
+export interface RevealedMessage extends MessagePayload {
+  /** v2: the sender's fingerprint in this room (architecture §10). */
+  fingerprint?: string
 }
 
 export interface SentMessage {
@@ -71,7 +74,7 @@ export interface SentMessage {
   gone?: GoneReason
 }
 
-type Expect<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
+export type Expect<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>
 
 interface PendingRequest {
   expect: ServerFrame['type']
@@ -81,19 +84,39 @@ interface PendingRequest {
 }
 
 /** Errors after which the same request may succeed later. */
-const RETRYABLE: ReadonlySet<SessionErrorCode> = new Set(['unavailable', 'closed', 'timeout', 'rate-limited', 'room-busy', 'internal'])
+export const RETRYABLE: ReadonlySet<SessionErrorCode> = new Set(['unavailable', 'closed', 'timeout', 'rate-limited', 'room-busy', 'internal'])
 /** Join answers that end the session: retrying cannot help. */
-const TERMINAL_JOIN: ReadonlySet<SessionErrorCode> = new Set(['room-full', 'bad-frame', 'unsupported-version'])
+const TERMINAL_JOIN: ReadonlySet<SessionErrorCode> = new Set(['room-full', 'bad-frame', 'unsupported-version', 'protocol-mismatch', 'group-failed'])
 /** Card ids a session remembers (so a card is announced once), oldest forgotten first. */
 const KNOWN_CARDS_LIMIT = 10_000
 
-export class ChatSession extends Emitter<SessionEvents> {
+/** The options every session takes, whichever protocol version. */
+export interface ConnectionOptions {
+  /** WebSocket URL of a gateway, e.g. `wss://chat.example/ws`, or a function asked before every (re)connection. */
+  url: string | (() => string)
+  nick?: string
+  createSocket?: SocketFactory
+  /** How long a request waits for its answer (default 10 s). */
+  requestTimeoutMs?: number
+  /** Reconnect backoff: full jitter between 0 and min(max, initial × 2^attempt). */
+  reconnect?: { initialDelayMs?: number, maxDelayMs?: number }
+  /** Send attempts before `send` gives up and leaves the message for `retrySend` (default 6). */
+  sendAttempts?: number
+}
+
+export type JoinedFrame = Expect<'joined'>
+
+/**
+ * The connection under a session of either protocol version: one socket at a time, requests
+ * matched to answers by `ref`, reconnects with jittered backoff, a join on every connection
+ * (the subclass's `joinRoom`), cards announced once, and the shared frames (`viewed`,
+ * `typing`, `leave`). Frames it does not handle go to `frame`.
+ */
+export abstract class SessionCore extends Emitter<SessionEvents> {
   readonly #url: () => string
-  readonly #options: Required<Pick<SessionOptions, 'keys' | 'memberSecret' | 'nick' | 'requestTimeoutMs' | 'sendAttempts'>> & { initialDelayMs: number, maxDelayMs: number }
+  protected readonly settings: { nick: string, requestTimeoutMs: number, sendAttempts: number, initialDelayMs: number, maxDelayMs: number }
   readonly #createSocket: SocketFactory
   readonly #pending = new Map<string, PendingRequest>()
-  /** Sealed messages not yet acknowledged by the vault, by id: a retry resends the same bytes. */
-  readonly #outbox = new Map<string, SealedEnvelope>()
   /**
    * Ids of cards announced, kept after the message is viewed or gone (ids are never reused in a
    * room): a rejoin's pending list can be older than a `gone` that overtook it, and the card must
@@ -113,13 +136,11 @@ export class ChatSession extends Emitter<SessionEvents> {
   #joinedWaiters: Array<{ resolve (): void, reject (error: SessionError): void }> = []
   memberId: string | undefined
 
-  constructor (options: SessionOptions) {
+  constructor (options: ConnectionOptions) {
     super()
     const url = options.url
     this.#url = typeof url === 'string' ? () => url : url
-    this.#options = {
-      keys: options.keys,
-      memberSecret: options.memberSecret,
+    this.settings = {
       nick: options.nick ?? '',
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       sendAttempts: options.sendAttempts ?? 6,
@@ -133,55 +154,16 @@ export class ChatSession extends Emitter<SessionEvents> {
     return this.#state
   }
 
-  /** Message ids sealed but not yet stored (failed sends awaiting `retrySend`). */
-  get unsent (): string[] {
-    return [...this.#outbox.keys()]
-  }
-
   /** Opens the connection and joins; resolves once joined, rejects if the room refuses this member. */
   async connect (): Promise<void> {
     this.#closedByUser = false
     this.#open()
-    await this.#whenJoined(Number.POSITIVE_INFINITY)
-  }
-
-  /** Seals `text` and sends it, retrying with the same id until the vault stored it. */
-  async send (text: string): Promise<SentMessage> {
-    const id = newMessageId()
-    this.#outbox.set(id, await sealMessage(this.#options.keys, id, { text, nick: this.#options.nick, sentAt: Date.now() }))
-    return this.retrySend(id)
-  }
-
-  /** Sends a previously sealed message again under its original id; storing twice is impossible. */
-  async retrySend (id: string): Promise<SentMessage> {
-    const sealed = this.#outbox.get(id)
-    if (sealed === undefined) throw new SessionError('not-found', 'no unsent message with this id', id)
-    let lastError: SessionError | undefined
-    for (let attempt = 0; attempt < this.#options.sendAttempts; attempt++) {
-      // Jittered backoff, never sooner than the server asked: a retry storm is what keeps a server overloaded.
-      if (attempt > 0) await delay(Math.max(this.#backoff(attempt), lastError?.retryAfterMs ?? 0))
-      try {
-        await this.#whenJoined(this.#options.requestTimeoutMs)
-        const sent = await this.#request({ v: PROTOCOL_VERSION, type: 'send', id, iv: sealed.iv, ct: sealed.ct }, 'sent')
-        this.#outbox.delete(id)
-        return { id, recipients: sent.recipients, expiresAt: sent.expiresAt, ...(sent.gone === undefined ? {} : { gone: sent.gone }) }
-      } catch (error) {
-        lastError = asSessionError(error)
-        if (!RETRYABLE.has(lastError.code) || this.#closedByUser) break
-      }
-    }
-    throw new SessionError(lastError?.code ?? 'closed', lastError?.message ?? 'send failed', id)
-  }
-
-  /** Fetches and opens a message addressed to this member. Does not confirm viewing: call `viewed` once it is displayed. */
-  async reveal (id: string): Promise<MessagePayload> {
-    const payload = await this.#request({ v: PROTOCOL_VERSION, type: 'reveal', id }, 'payload')
-    return openMessage(this.#options.keys, id, payload.iv, payload.ct)
+    await this.whenJoined(Number.POSITIVE_INFINITY)
   }
 
   /** Confirms a revealed message was displayed; the server forgets it once every recipient has. */
   async viewed (id: string): Promise<{ remaining: number }> {
-    const receipt = await this.#request({ v: PROTOCOL_VERSION, type: 'viewed', id }, 'viewed')
+    const receipt = await this.request({ v: PROTOCOL_VERSION, type: 'viewed', id }, 'viewed')
     return { remaining: receipt.remaining }
   }
 
@@ -192,7 +174,7 @@ export class ChatSession extends Emitter<SessionEvents> {
   /** Leaves the room for good (messages waiting for this member are dropped) and closes. */
   async leave (): Promise<void> {
     try {
-      await this.#request({ v: PROTOCOL_VERSION, type: 'leave' }, 'left')
+      await this.request({ v: PROTOCOL_VERSION, type: 'leave' }, 'left')
     } finally {
       this.close()
     }
@@ -206,10 +188,61 @@ export class ChatSession extends Emitter<SessionEvents> {
     this.#settleClosed()
   }
 
+  // ── for the protocol versions ───────────────────────────────────────────
+
+  /** Joins on a new connection: resolves with the `joined` answer, rejects to refuse (terminal codes) or retry. */
+  protected abstract joinRoom (): Promise<JoinedFrame>
+  /** A frame no request waits for and the core does not handle. */
+  protected frame (_frame: ServerFrame): void {}
+  /** A new connection is being opened (nothing of the previous one holds any more). */
+  protected connectionOpened (): void {}
+  /** The session has been closed by its user. */
+  protected closed (): void {}
+
+  protected get closedByUser (): boolean {
+    return this.#closedByUser
+  }
+
+  protected backoff (attempt: number): number {
+    const ceiling = Math.min(this.settings.maxDelayMs, this.settings.initialDelayMs * 2 ** attempt)
+    return Math.random() * ceiling
+  }
+
+  protected async whenJoined (timeoutMs: number): Promise<void> {
+    if (this.#state === 'joined') return
+    if (this.#state === 'closed') throw new SessionError('closed', 'the session is closed')
+    await new Promise<void>((resolve, reject) => {
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => { reject(new SessionError('timeout', 'not connected')) }, timeoutMs)
+        : undefined
+      this.#joinedWaiters.push({
+        resolve: () => { clearTimeout(timer); resolve() },
+        reject: (error) => { clearTimeout(timer); reject(error) }
+      })
+    })
+  }
+
+  protected async request<T extends ServerFrame['type']> (frame: ClientFrame, expect: T): Promise<Expect<T>> {
+    const ref = (++this.#nextRef).toString(36)
+    return new Promise<Expect<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(ref)
+        reject(new SessionError('timeout', 'no answer in time'))
+      }, this.settings.requestTimeoutMs)
+      this.#pending.set(ref, { expect, resolve: resolve as (frame: ServerFrame) => void, reject, timer })
+      if (!this.#write({ ...frame, ref } as ClientFrame)) {
+        clearTimeout(timer)
+        this.#pending.delete(ref)
+        reject(new SessionError('closed', 'not connected'))
+      }
+    })
+  }
+
   // ── connection ──────────────────────────────────────────────────────────
 
   #open (): void {
     this.#setState(this.#attempt === 0 ? 'connecting' : 'reconnecting')
+    this.connectionOpened()
     let socket: SocketLike
     try {
       socket = this.#createSocket(this.#url())
@@ -233,7 +266,8 @@ export class ChatSession extends Emitter<SessionEvents> {
 
   async #join (): Promise<void> {
     try {
-      const joined = await this.#request({ v: PROTOCOL_VERSION, type: 'join', roomId: this.#options.keys.roomId, memberSecret: this.#options.memberSecret }, 'joined')
+      const joined = await this.joinRoom()
+      if (this.#closedByUser) return
       this.memberId = joined.memberId
       this.#attempt = 0
       this.#setState('joined')
@@ -246,6 +280,7 @@ export class ChatSession extends Emitter<SessionEvents> {
         this.#closedByUser = true
         for (const waiter of this.#joinedWaiters.splice(0)) waiter.reject(failure)
         this.#socket?.close(1000, 'refused')
+        this.closed()
         this.#setState('closed', undefined, failure.code)
       } else {
         // Back again no sooner than the server asked (an overloaded gateway says when).
@@ -256,32 +291,14 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   #scheduleReconnect (): void {
-    const wait = Math.max(this.#backoff(this.#attempt++), this.#notBefore - Date.now())
+    const wait = Math.max(this.backoff(this.#attempt++), this.#notBefore - Date.now())
     this.#reconnectTimer = setTimeout(() => { this.#open() }, wait)
-  }
-
-  #backoff (attempt: number): number {
-    const ceiling = Math.min(this.#options.maxDelayMs, this.#options.initialDelayMs * 2 ** attempt)
-    return Math.random() * ceiling
-  }
-
-  async #whenJoined (timeoutMs: number): Promise<void> {
-    if (this.#state === 'joined') return
-    if (this.#state === 'closed') throw new SessionError('closed', 'the session is closed')
-    await new Promise<void>((resolve, reject) => {
-      const timer = Number.isFinite(timeoutMs)
-        ? setTimeout(() => { reject(new SessionError('timeout', 'not connected')) }, timeoutMs)
-        : undefined
-      this.#joinedWaiters.push({
-        resolve: () => { clearTimeout(timer); resolve() },
-        reject: (error) => { clearTimeout(timer); reject(error) }
-      })
-    })
   }
 
   #settleClosed (): void {
     this.#failPending(new SessionError('closed', 'the session is closed'))
     for (const waiter of this.#joinedWaiters.splice(0)) waiter.reject(new SessionError('closed', 'the session is closed'))
+    this.closed()
     this.#setState('closed')
   }
 
@@ -292,22 +309,6 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 
   // ── frames ──────────────────────────────────────────────────────────────
-
-  async #request<T extends ServerFrame['type']> (frame: ClientFrame, expect: T): Promise<Expect<T>> {
-    const ref = (++this.#nextRef).toString(36)
-    return new Promise<Expect<T>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(ref)
-        reject(new SessionError('timeout', 'no answer in time'))
-      }, this.#options.requestTimeoutMs)
-      this.#pending.set(ref, { expect, resolve: resolve as (frame: ServerFrame) => void, reject, timer })
-      if (!this.#write({ ...frame, ref } as ClientFrame)) {
-        clearTimeout(timer)
-        this.#pending.delete(ref)
-        reject(new SessionError('closed', 'not connected'))
-      }
-    })
-  }
 
   #write (frame: ClientFrame): boolean {
     const socket = this.#socket
@@ -344,13 +345,13 @@ export class ChatSession extends Emitter<SessionEvents> {
       return
     }
     switch (frame.type) {
-      case 'message': this.#card({ id: frame.id, from: frame.from, bucket: frame.bucket, expiresAt: frame.expiresAt }); break
+      case 'message': this.#card({ id: frame.id, from: frame.from, bucket: frame.bucket, expiresAt: frame.expiresAt, ...(frame.epoch === undefined ? {} : { epoch: frame.epoch }) }); break
       case 'viewed': this.emit('receipt', { id: frame.id, remaining: frame.remaining }); break
       case 'gone': this.#remember(frame.id); this.emit('gone', { id: frame.id, reason: frame.reason }); break
       case 'typing': this.emit('typing', { from: frame.from, active: frame.active }); break
       case 'presence': this.#members = frame.members; this.emit('presence', { members: frame.members }); break
       case 'error': this.emit('error', { code: frame.code }); break
-      default: break
+      default: this.frame(frame)
     }
   }
 
@@ -367,10 +368,68 @@ export class ChatSession extends Emitter<SessionEvents> {
   }
 }
 
-function asSessionError (error: unknown): SessionError {
+/** A v1 session: every message sealed under the room key derived from the code (architecture §3). */
+export class ChatSession extends SessionCore {
+  readonly protocol = 1
+  readonly #keys: RoomKeys
+  readonly #memberSecret: string
+  /** Sealed messages not yet acknowledged by the vault, by id: a retry resends the same bytes. */
+  readonly #outbox = new Map<string, SealedEnvelope>()
+
+  constructor (options: SessionOptions) {
+    super(options)
+    this.#keys = options.keys
+    this.#memberSecret = options.memberSecret
+  }
+
+  /** Message ids sealed but not yet stored (failed sends awaiting `retrySend`). */
+  get unsent (): string[] {
+    return [...this.#outbox.keys()]
+  }
+
+  /** Seals `text` and sends it, retrying with the same id until the vault stored it. */
+  async send (text: string): Promise<SentMessage> {
+    const id = newMessageId()
+    this.#outbox.set(id, await sealMessage(this.#keys, id, { text, nick: this.settings.nick, sentAt: Date.now() }))
+    return this.retrySend(id)
+  }
+
+  /** Sends a previously sealed message again under its original id; storing twice is impossible. */
+  async retrySend (id: string): Promise<SentMessage> {
+    const sealed = this.#outbox.get(id)
+    if (sealed === undefined) throw new SessionError('not-found', 'no unsent message with this id', id)
+    let lastError: SessionError | undefined
+    for (let attempt = 0; attempt < this.settings.sendAttempts; attempt++) {
+      // Jittered backoff, never sooner than the server asked: a retry storm is what keeps a server overloaded.
+      if (attempt > 0) await delay(Math.max(this.backoff(attempt), lastError?.retryAfterMs ?? 0))
+      try {
+        await this.whenJoined(this.settings.requestTimeoutMs)
+        const sent = await this.request({ v: PROTOCOL_VERSION, type: 'send', id, iv: sealed.iv, ct: sealed.ct }, 'sent')
+        this.#outbox.delete(id)
+        return { id, recipients: sent.recipients, expiresAt: sent.expiresAt, ...(sent.gone === undefined ? {} : { gone: sent.gone }) }
+      } catch (error) {
+        lastError = asSessionError(error)
+        if (!RETRYABLE.has(lastError.code) || this.closedByUser) break
+      }
+    }
+    throw new SessionError(lastError?.code ?? 'closed', lastError?.message ?? 'send failed', id)
+  }
+
+  /** Fetches and opens a message addressed to this member. Does not confirm viewing: call `viewed` once it is displayed. */
+  async reveal (id: string): Promise<RevealedMessage> {
+    const payload = await this.request({ v: PROTOCOL_VERSION, type: 'reveal', id }, 'payload')
+    return openMessage(this.#keys, id, payload.iv, payload.ct)
+  }
+
+  protected async joinRoom (): Promise<JoinedFrame> {
+    return this.request({ v: PROTOCOL_VERSION, type: 'join', roomId: this.#keys.roomId, memberSecret: this.#memberSecret }, 'joined')
+  }
+}
+
+export function asSessionError (error: unknown): SessionError {
   return error instanceof SessionError ? error : new SessionError('internal', error instanceof Error ? error.message : 'failed')
 }
 
-async function delay (ms: number): Promise<void> {
+export async function delay (ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
