@@ -6,7 +6,7 @@
  * connected through real WebSockets. `processes.ts` is the same deployment as
  * separate processes, for the fault and flood tests.
  */
-import { ChatSession, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type SessionEvents, type SessionOptions } from '@ephemeral-chat/client'
+import { ChatSession, ChatSessionV2, deriveRoomKeys, generateRoomCode, newMemberSecret, type RoomKeys, type RoomKeysV2, type SessionCore, type SessionEvents, type SessionOptions, type SessionV2Options } from '@ephemeral-chat/client'
 import type { Bus } from '@ephemeral-chat/bus'
 import { buildGatewayApp, loadGatewayConfig, type GatewayConfig } from '@ephemeral-chat/gateway'
 import { connectTestBus, fileTestDatabase, randomPrefix, waitFor, withSubjectPrefix, type TestDatabase } from '@ephemeral-chat/testkit'
@@ -146,22 +146,37 @@ export async function newRoom (): Promise<{ code: string, keys: RoomKeys }> {
 }
 
 /** A session that records its events, closed at teardown. */
-export interface Client {
-  session: ChatSession
+export interface Client<S extends SessionCore = ChatSession> {
+  session: S
   memberSecret: string
   events: { [K in keyof SessionEvents]: Array<SessionEvents[K]> }
 }
 
+const SESSION_EVENTS = ['state', 'card', 'receipt', 'gone', 'typing', 'presence', 'error', 'queued', 'roster', 'refused'] as const satisfies ReadonlyArray<keyof SessionEvents>
+
+function recorded<S extends SessionCore> (t: TestLike, session: S, memberSecret: string): Client<S> {
+  const events = Object.fromEntries(SESSION_EVENTS.map((name) => [name, []])) as unknown as Client['events']
+  for (const name of SESSION_EVENTS) session.on(name, (event) => { (events[name] as unknown[]).push(event) })
+  t.teardown(() => { session.close() })
+  return { session, memberSecret, events }
+}
+
 export async function connectClient (t: TestLike, url: string, keys: RoomKeys, options: Partial<SessionOptions> = {}): Promise<Client> {
   const memberSecret = options.memberSecret ?? newMemberSecret()
-  const session = new ChatSession({ url, keys, memberSecret, createSocket: nodeSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, requestTimeoutMs: 3000, ...options })
-  const events: Client['events'] = { state: [], card: [], receipt: [], gone: [], typing: [], presence: [], error: [] }
-  for (const name of Object.keys(events) as Array<keyof SessionEvents>) {
-    session.on(name, (event) => { (events[name] as unknown[]).push(event) })
-  }
-  t.teardown(() => { session.close() })
+  const client = recorded(t, new ChatSession({ url, keys, memberSecret, createSocket: nodeSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, requestTimeoutMs: 3000, ...options }), memberSecret)
+  await client.session.connect()
+  return client
+}
+
+/** A v2 session (MLS room), its state kept in `saved` (the web client's sessionStorage) unless `store` says otherwise. */
+export async function connectClientV2 (t: TestLike, url: string, keys: RoomKeysV2, options: Partial<SessionV2Options> = {}): Promise<Client<ChatSessionV2> & { saved: { state?: string } }> {
+  const memberSecret = options.memberSecret ?? newMemberSecret()
+  const saved: { state?: string } = {}
+  const store = options.store ?? { load: () => saved.state, save: (state: string) => { saved.state = state } }
+  const session = new ChatSessionV2({ url, keys, memberSecret, store, createSocket: nodeSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 500 }, requestTimeoutMs: 5000, removalJitterMs: 200, ...options })
+  const client = recorded(t, session, memberSecret)
   await session.connect()
-  return { session, memberSecret, events }
+  return { ...client, saved }
 }
 
 /**

@@ -31,4 +31,5 @@ export {
 } from './member.js'
 export { messageAuthenticatedData, messageIdFromAuthenticatedData } from './message.js'
 export * from './params.js'
-export { CIPHER_SUITE_V2, GroupCheckError, LEAF_LIMITS, RoomGroup, suiteV2, type GroupCheckReason } from './group.js'
+export { CIPHER_SUITE_V2, GroupCheckError, KEY_RETENTION, LEAF_LIMITS, RoomGroup, suiteV2, type GroupCheckReason } from './group.js'
+export { ChatSessionV2, type GroupStore, type SessionV2Options } from './session.js'

@@ -345,6 +345,9 @@ export class Connection implements RoomMember {
         this.#deps.rooms.remove(roomHash, this)
         this.#deps.presence.remove(this.#id)
         this.#roomHash = undefined
+        // v2: the member's leaf stays in the room's MLS group until a member commits its removal;
+        // the same event as the sweeper's for a forgotten member asks them to.
+        if (this.#protocol === 2) this.#deps.rooms.publish(roomHash, { v, type: 'absent', memberId })
         this.deliver({ v, type: 'left', ...refPart })
         return 'ok'
       }
