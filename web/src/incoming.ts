@@ -4,10 +4,11 @@
  * text with a countdown, confirms "viewed" only once the text is on screen, and
  * then wipes it from the page.
  */
-import { SessionError, type ChatSession, type MessagePayload, type SessionEvents } from '@ephemeral-chat/client'
-import { errorMessage, type GoneReason } from '@ephemeral-chat/protocol'
+import { GroupCheckError, SessionError, type RevealedMessage, type SessionEvents } from '@ephemeral-chat/client'
+import type { GoneReason } from '@ephemeral-chat/protocol'
 import { announce, h, notify, wipe } from './dom.js'
 import { ago, expiresIn, sizeWord } from './format.js'
+import { sessionErrorText, type RoomSession } from './session.js'
 
 type Card = SessionEvents['card']
 
@@ -21,14 +22,14 @@ export interface IncomingHooks {
   unconfirmed (id: string): void
 }
 
-type State = 'sealed' | 'opening' | 'open'
+type State = 'sealed' | 'opening' | 'open' | 'failed'
 
 export class IncomingMessage {
   readonly id: string
   readonly element: HTMLLIElement
   readonly #card: Card
   readonly #receivedAt = Date.now()
-  readonly #session: ChatSession
+  readonly #session: RoomSession
   readonly #hooks: IncomingHooks
   #state: State = 'sealed'
   #button: HTMLButtonElement | undefined
@@ -36,7 +37,7 @@ export class IncomingMessage {
   #action: HTMLElement | undefined
   #countdown: ReturnType<typeof setInterval> | undefined
 
-  constructor (card: Card, session: ChatSession, hooks: IncomingHooks) {
+  constructor (card: Card, session: RoomSession, hooks: IncomingHooks) {
     this.id = card.id
     this.#card = card
     this.#session = session
@@ -105,7 +106,7 @@ export class IncomingMessage {
     this.#button?.setAttribute('aria-disabled', 'true')
     if (this.#action !== undefined) this.#action.textContent = 'Opening…'
 
-    let payload: MessagePayload
+    let payload: RevealedMessage
     try {
       payload = await this.#session.reveal(this.id)
     } catch (error) {
@@ -131,6 +132,10 @@ export class IncomingMessage {
 
   #openFailed (error: unknown): void {
     if (!this.element.isConnected) return
+    if (error instanceof GroupCheckError) {
+      this.#renderFailed(error)
+      return
+    }
     const code = error instanceof SessionError ? error.code : 'internal'
     if (code === 'already-gone' || code === 'not-found' || code === 'not-recipient') {
       notify('That message is no longer available.')
@@ -144,11 +149,37 @@ export class IncomingMessage {
     if (this.#action !== undefined) this.#action.textContent = 'Open'
     const detail = !(error instanceof SessionError)
       ? 'It could not be decrypted.'
-      : code === 'closed' || code === 'timeout' ? 'The connection dropped; try again in a moment.' : errorMessage(code)
+      : code === 'closed' || code === 'timeout' ? 'The connection dropped; try again in a moment.' : sessionErrorText(code)
     notify(`Could not open the message. ${detail}`, 'error')
   }
 
-  #renderOpen (payload: MessagePayload): void {
+  /**
+   * v2: the message failed a check (its MLS sender is not the card's, it is bound to another
+   * id, or this member holds no key for it): shown as failed for good, never its text.
+   */
+  #renderFailed (error: GroupCheckError): void {
+    const reason = error.reason === 'sender'
+      ? 'It claims a sender who did not send it: it was not shown.'
+      : error.reason === 'unknown-epoch'
+        ? 'This device no longer holds its key (the room\'s keys changed many times since, or it was opened already).'
+        : 'It failed its authenticity check: it was not shown.'
+    this.#state = 'failed'
+    this.element.dataset.state = 'failed'
+    this.element.dataset.reason = error.reason
+    const close = h('button', { className: 'button button-quiet button-small', text: 'Dismiss', attrs: { type: 'button' } })
+    close.addEventListener('click', () => { this.remove() })
+    this.element.replaceChildren(h('div', { className: 'card card-failed', attrs: { role: 'alert' } },
+      h('span', { className: 'card-body' },
+        h('span', { className: 'card-title', text: 'Message refused' }),
+        h('span', { className: 'card-meta', text: reason })
+      ),
+      close
+    ))
+    this.#button = this.#meta = this.#action = undefined
+    close.focus()
+  }
+
+  #renderOpen (payload: RevealedMessage): void {
     const seconds = h('span', { className: 'countdown-seconds', text: String(REVEAL_SECONDS) })
     const countdown = h('p', { className: 'countdown', attrs: { role: 'timer', 'aria-live': 'off' } }, 'Disappears in ', seconds, ' s')
     const bar = h('span', { className: 'countdown-bar', attrs: { 'aria-hidden': 'true' } }, h('span', { className: 'countdown-fill' }))
@@ -160,6 +191,7 @@ export class IncomingMessage {
     const article = h('article', { className: 'revealed', attrs: { tabindex: '-1', 'aria-label': nick === '' ? 'Message' : `Message from ${nick}` } },
       h('header', { className: 'revealed-head' },
         h('span', { className: 'nick', text: nick === '' ? 'Anonymous' : nick }),
+        ...(payload.fingerprint === undefined ? [] : [h('code', { className: 'sender-fingerprint', text: payload.fingerprint, attrs: { title: 'The sender\'s fingerprint in this room: compare it with theirs' } })]),
         h('span', { className: 'revealed-time', text: Number.isFinite(payload.sentAt) ? ago(payload.sentAt) : '' })
       ),
       h('p', { className: 'revealed-text', text: payload.text }),

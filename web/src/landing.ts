@@ -3,7 +3,7 @@
  * room"), or join with a typed or pasted code. A mistyped code is refused here, by
  * its check character, before any network traffic.
  */
-import { generateRoomCode, normalizeRoomCode, RoomCodeError } from '@ephemeral-chat/client'
+import { generateRoomCodeV2, parseRoomCode, RoomCodeError } from '@ephemeral-chat/client'
 import { MAX_NICK_CHARS } from '@ephemeral-chat/protocol'
 import { announce, byId } from './dom.js'
 import { renderShare } from './share.js'
@@ -59,7 +59,8 @@ export class Landing {
   }
 
   #generateCode (): void {
-    const code = generateRoomCode()
+    // New rooms are v2 (MLS): forward secrecy and authenticated senders. A v1 code still joins its room.
+    const code = generateRoomCodeV2()
     renderShare(this.#newRoom, code, { onEnter: () => { this.#onJoin({ code, nick: this.nick() }) } })
     this.#generate.textContent = 'Generate another code'
     // "Enter the room" is the next step now; generating again becomes the secondary action.
@@ -71,7 +72,7 @@ export class Landing {
   #submit (): void {
     let code: string
     try {
-      code = normalizeRoomCode(this.#code.value)
+      code = parseRoomCode(this.#code.value).code
     } catch (error) {
       if (!(error instanceof RoomCodeError)) throw error
       this.#showError(error)

@@ -3,7 +3,7 @@
  * (`/#CODE`) joins at once, a reload returns to the room this tab was in, and
  * anything else shows the landing page.
  */
-import { normalizeRoomCode, RoomCodeError } from '@ephemeral-chat/client'
+import { parseRoomCode, RoomCodeError } from '@ephemeral-chat/client'
 import { byId, notify, showView } from './dom.js'
 import { takeInviteCode } from './invite.js'
 import { Landing, type JoinRequest } from './landing.js'
@@ -40,7 +40,7 @@ function exitRoom (exit: RoomExit): void {
 function openInvite (input: string): void {
   let code: string
   try {
-    code = normalizeRoomCode(input)
+    code = parseRoomCode(input).code
   } catch (error) {
     if (!(error instanceof RoomCodeError)) throw error
     if (room === undefined) {

@@ -3,10 +3,11 @@
  * the incoming and outgoing items, keeps the empty state and focus sensible, and
  * wipes everything when the room is left.
  */
-import type { ChatSession, SessionEvents } from '@ephemeral-chat/client'
+import type { SessionEvents } from '@ephemeral-chat/client'
 import { announce, byId } from './dom.js'
 import { IncomingMessage } from './incoming.js'
 import { OutgoingMessage } from './outgoing.js'
+import type { RoomSession } from './session.js'
 
 type Gone = SessionEvents['gone']
 
@@ -16,7 +17,7 @@ const TICK_MS = 15_000
 export class MessageList {
   readonly #list = byId('messages', HTMLOListElement)
   readonly #empty = byId('empty', HTMLElement)
-  readonly #session: ChatSession
+  readonly #session: RoomSession
   readonly #incoming = new Map<string, IncomingMessage>()
   readonly #outgoing = new Map<string, OutgoingMessage>()
   readonly #unidentified = new Set<OutgoingMessage>()
@@ -30,7 +31,7 @@ export class MessageList {
   #arrivalTimer: ReturnType<typeof setTimeout> | undefined
   readonly #ticker: ReturnType<typeof setInterval>
 
-  constructor (session: ChatSession, onFocusLost: () => void) {
+  constructor (session: RoomSession, onFocusLost: () => void) {
     this.#session = session
     this.#onFocusLost = onFocusLost
     this.#ticker = setInterval(() => { for (const item of this.#incoming.values()) item.tick() }, TICK_MS)
@@ -60,6 +61,11 @@ export class MessageList {
       return
     }
     this.#toOutgoing(id, (message) => { message.gone(reason) })
+  }
+
+  /** v2: a message waits on this device until someone else is in the room's group. */
+  queued ({ id }: SessionEvents['queued']): void {
+    for (const message of this.#unidentified) if (message.queued(id)) return
   }
 
   presence (members: number): void {

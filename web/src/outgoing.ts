@@ -5,9 +5,10 @@
  * own retries offers "Retry", which resends the same sealed message under the same
  * id, so it can never arrive twice.
  */
-import { SessionError, type ChatSession, type SentMessage } from '@ephemeral-chat/client'
-import { errorMessage, type GoneReason } from '@ephemeral-chat/protocol'
+import { SessionError, type SentMessage } from '@ephemeral-chat/client'
+import type { GoneReason } from '@ephemeral-chat/protocol'
 import { announce, h, notify, wipe } from './dom.js'
+import { sessionErrorText, type RoomSession } from './session.js'
 
 /** How long a finished own message (viewed, expired, withdrawn) stays before it is wiped. */
 export const OWN_LINGER_MS = 4000
@@ -20,19 +21,21 @@ export interface OutgoingHooks {
   members (): number
 }
 
-type State = 'sending' | 'waiting' | 'partly-viewed' | 'viewed' | 'failed' | 'expired' | 'withdrawn'
+type State = 'sending' | 'queued' | 'waiting' | 'partly-viewed' | 'viewed' | 'failed' | 'expired' | 'withdrawn'
 
 export class OutgoingMessage {
   id: string | undefined
   readonly element: HTMLLIElement
-  readonly #session: ChatSession
+  readonly #session: RoomSession
   readonly #hooks: OutgoingHooks
   readonly #status: HTMLElement
   #recipients = 0
+  /** The id the session gave this message while it is unsent (to match a `queued` event). */
+  #pendingId: string | undefined
   #state: State = 'sending'
   #lingerTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor (text: string, session: ChatSession, hooks: OutgoingHooks) {
+  constructor (text: string, session: RoomSession, hooks: OutgoingHooks) {
     this.#session = session
     this.#hooks = hooks
     this.#status = h('span', { className: 'status-text' })
@@ -48,7 +51,9 @@ export class OutgoingMessage {
   /** Sends (or, with an id, resends) and follows the result. */
   async send (text: string): Promise<void> {
     try {
-      this.#sent(await this.#session.send(text))
+      const sending = this.#session.send(text)
+      this.#pendingId = this.#session.unsent.at(-1)
+      this.#sent(await sending)
     } catch (error) {
       this.#failed(error)
     }
@@ -74,6 +79,16 @@ export class OutgoingMessage {
     else this.#finish('withdrawn', 'Not read: its reader left the room', 'Your message was not read: its reader left the room.')
   }
 
+  /**
+   * v2: the send found nobody else in the room's group; the message waits on this device (it
+   * could not be read by someone joining later) and goes once someone joins. True if it was this one.
+   */
+  queued (id: string): boolean {
+    if (this.#state !== 'sending' || (this.#pendingId !== undefined && this.#pendingId !== id)) return false
+    this.#setState('queued', 'Waiting for someone to join · kept on this device until then')
+    return true
+  }
+
   /** Presence changed: a message waiting for someone to join now waits to be read. */
   presence (): void {
     if (this.#state === 'waiting') this.#setState('waiting', this.#waitingText())
@@ -90,7 +105,7 @@ export class OutgoingMessage {
   #sent (sent: SentMessage): void {
     if (!this.#onPage) return
     this.#identify(sent.id)
-    if (this.#state !== 'sending') return // a receipt or gone event overtook the reply
+    if (this.#state !== 'sending' && this.#state !== 'queued') return // a receipt or gone event overtook the reply
     if (sent.gone !== undefined) { this.gone(sent.gone); return } // a resend of a message delivered meanwhile
     this.#recipients = sent.recipients
     this.#setState('waiting', this.#waitingText())
@@ -106,7 +121,7 @@ export class OutgoingMessage {
     if (id !== undefined) this.#identify(id)
     const retryable = id !== undefined && this.#session.unsent.includes(id)
     const reason = error instanceof SessionError && error.code !== 'closed' && error.code !== 'timeout'
-      ? errorMessage(error.code)
+      ? sessionErrorText(error.code)
       : error instanceof SessionError ? 'The connection dropped.' : 'It could not be encrypted.'
     this.#setState('failed', retryable ? 'Not sent' : `Not sent. ${reason}`)
     if (retryable) {

@@ -4,14 +4,15 @@
  * state and the messages, and on "Leave and wipe" leave for good and forget
  * everything this tab knew about the room.
  */
-import { ChatSession, deriveRoomKeys, roomFingerprint, SessionError, type SessionErrorCode, type SessionEvents } from '@ephemeral-chat/client'
+import { ChatSession, ChatSessionV2, deriveRoomKeys, deriveRoomKeysV2, parseRoomCode, roomFingerprint, SessionError, type SessionErrorCode, type SessionEvents } from '@ephemeral-chat/client'
 import { errorMessage } from '@ephemeral-chat/protocol'
 import { Compose } from './compose.js'
-import { announce, byId, notify } from './dom.js'
+import { announce, byId, h, notify } from './dom.js'
 import { presenceText } from './format.js'
 import { MessageList } from './messages.js'
 import { renderShare } from './share.js'
-import { forgetRoom, memberSecretFor, rememberRoom } from './storage.js'
+import { sessionErrorText, type RoomSession } from './session.js'
+import { claimMember, forgetRoom, groupStore, memberSecretFor, rememberRoom } from './storage.js'
 import { TypingIndicator } from './typing.js'
 import { TypingSender } from './typing-sender.js'
 
@@ -26,10 +27,6 @@ function gatewayUrl (): string {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
   url.hash = ''
   return url.href
-}
-
-function sessionErrorText (code: SessionErrorCode): string {
-  return code === 'closed' || code === 'timeout' ? 'The connection was lost.' : errorMessage(code)
 }
 
 export class Room {
@@ -50,9 +47,15 @@ export class Room {
   readonly #invite = byId('room-invite', HTMLElement)
   readonly #leaveButton = byId('leave', HTMLButtonElement)
   readonly #leaveDialog = byId('leave-dialog', HTMLDialogElement)
+  readonly #v1Notice = byId('v1-notice', HTMLElement)
+  readonly #members = byId('members', HTMLDetailsElement)
+  readonly #myFingerprint = byId('my-fingerprint', HTMLElement)
+  readonly #memberList = byId('member-list', HTMLUListElement)
   readonly #abort = new AbortController()
   #roomId: string | undefined
-  #session: ChatSession | undefined
+  #session: RoomSession | undefined
+  /** v2: ends this tab's hold on its member secret (storage.ts claimMember). */
+  #release: (() => void) | undefined
   #messages: MessageList | undefined
   #compose: Compose | undefined
   #typing: TypingIndicator | undefined
@@ -82,15 +85,8 @@ export class Room {
     this.#connection.textContent = 'Connecting…'
     this.#presence.textContent = ''
 
-    const keys = await deriveRoomKeys(this.code)
-    if (this.#ended) return
-    this.#roomId = keys.roomId
-    this.#fingerprint.textContent = await roomFingerprint(keys.roomIdBytes)
-    this.#fingerprintBox.hidden = false
-    this.#fingerprintHint.hidden = false
-    this.#derivingText.textContent = 'Connecting…'
-
-    const session = new ChatSession({ url: gatewayUrl, keys, memberSecret: memberSecretFor(keys.roomId), nick: this.#nick })
+    const session = await this.#open()
+    if (session === undefined) return
     this.#session = session
     this.#typing = new TypingIndicator()
     const typingSender = this.#typingSender = new TypingSender((active) => { session.typing(active) })
@@ -106,6 +102,28 @@ export class Room {
       // connect() rejects only when the room refuses this member for good (e.g. it is full).
       this.#refused(error instanceof SessionError ? error.code : 'internal')
     }
+  }
+
+  /** Derives the room's keys and makes the session of the code's version (v1: with its notice). */
+  async #open (): Promise<RoomSession | undefined> {
+    const v2 = parseRoomCode(this.code).version === 2
+    const keys = v2 ? { v2: await deriveRoomKeysV2(this.code) } : { v1: await deriveRoomKeys(this.code) }
+    const { roomId, roomIdBytes } = keys.v2 ?? keys.v1
+    if (this.#ended) return undefined
+    this.#roomId = roomId
+    this.#fingerprint.textContent = await roomFingerprint(roomIdBytes)
+    this.#fingerprintBox.hidden = false
+    this.#fingerprintHint.hidden = false
+    this.#derivingText.textContent = 'Connecting…'
+    this.#view.dataset.protocol = v2 ? '2' : '1'
+    if (keys.v1 !== undefined) {
+      this.#v1Notice.hidden = false
+      return new ChatSession({ url: gatewayUrl, keys: keys.v1, memberSecret: memberSecretFor(roomId), nick: this.#nick })
+    }
+    const claim = await claimMember(roomId)
+    if (this.#ended) { claim.release(); return undefined }
+    this.#release = claim.release
+    return new ChatSessionV2({ url: gatewayUrl, keys: keys.v2, memberSecret: claim.secret, nick: this.#nick, store: groupStore(roomId) })
   }
 
   /** "Leave and wipe": leave the room for good, then forget the code, keys and member secret. */
@@ -126,13 +144,16 @@ export class Room {
     this.#onExit({ reason: 'left' })
   }
 
-  #wire (session: ChatSession): void {
+  #wire (session: RoomSession): void {
     session.on('state', (event) => { this.#state(event) })
     session.on('presence', ({ members }) => { this.#showPresence(members) })
     session.on('card', (card) => { this.#messages?.card(card) })
     session.on('receipt', (receipt) => { this.#messages?.receipt(receipt) })
     session.on('gone', (gone) => { this.#messages?.gone(gone) })
     session.on('typing', ({ from, active }) => { this.#typing?.update(from, active) })
+    session.on('queued', (queued) => { this.#messages?.queued(queued) })
+    session.on('roster', ({ members }) => { this.#showRoster(members) })
+    session.on('refused', () => { notify('A change to the room\'s encrypted group failed its checks and was refused; this device joined the group again.', 'error') })
     session.on('error', ({ code }) => {
       if (code !== 'rate-limited') notify(errorMessage(code), 'error')
     })
@@ -183,6 +204,15 @@ export class Room {
     this.#messages?.presence(members)
   }
 
+  /** v2: who is in the room's group, by fingerprint (this member's own first). */
+  #showRoster (members: SessionEvents['roster']['members']): void {
+    const self = members.find((m) => m.self)
+    this.#myFingerprint.textContent = self?.fingerprint ?? ''
+    this.#members.hidden = false
+    this.#memberList.replaceChildren(...[...members].sort((a, b) => Number(b.self) - Number(a.self)).map((m) =>
+      h('li', { className: 'member' }, h('code', { className: 'fingerprint-code', text: m.fingerprint }), m.self ? h('span', { className: 'hint', text: ' (you)' }) : '')))
+  }
+
   #showDeriving (text: string): void {
     this.#derivingText.textContent = text
     this.#deriving.hidden = false
@@ -213,6 +243,8 @@ export class Room {
     this.#ended = true
     this.#abort.abort()
     this.#session?.close()
+    this.#release?.()
+    this.#release = undefined
     this.#messages?.wipeAll()
     this.#compose?.dispose()
     this.#typing?.clear()
@@ -228,6 +260,12 @@ export class Room {
     this.#fingerprintHint.hidden = true
     this.#presence.textContent = ''
     this.#alone.hidden = true
+    this.#v1Notice.hidden = true
+    this.#members.hidden = true
+    this.#members.open = false
+    this.#myFingerprint.textContent = ''
+    this.#memberList.replaceChildren()
+    delete this.#view.dataset.protocol
     delete this.#view.dataset.memberId
     delete this.#view.dataset.members
     this.#roomId = undefined

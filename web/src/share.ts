@@ -4,7 +4,12 @@
  * code of that link drawn in the page. Used on the landing page after "Generate
  * New Code" and in the room behind "Invite".
  */
-import { formatRoomCode } from '@ephemeral-chat/client'
+import { codeVersion, formatRoomCode, formatRoomCodeV2 } from '@ephemeral-chat/client'
+
+/** Nine groups of three, for a code of either version. */
+function grouped (code: string): string {
+  return codeVersion(code) === 2 ? formatRoomCodeV2(code) : formatRoomCode(code)
+}
 import { copyText } from './clipboard.js'
 import { h } from './dom.js'
 import { drawQr } from './qr.js'
@@ -13,7 +18,7 @@ let panels = 0
 
 /** The invite link for a code: this page's address with the code in the fragment. */
 export function inviteLink (code: string): string {
-  return `${location.origin}${location.pathname}#${formatRoomCode(code)}`
+  return `${location.origin}${location.pathname}#${grouped(code)}`
 }
 
 export interface ShareOptions {
@@ -24,12 +29,12 @@ export interface ShareOptions {
 /** Fills `container` with the share panel for `code`, replacing what was there. */
 export function renderShare (container: HTMLElement, code: string, options: ShareOptions = {}): void {
   const n = ++panels
-  const grouped = formatRoomCode(code)
+  const groupedCode = grouped(code)
   const link = inviteLink(code)
 
-  const codeText = h('p', { className: 'room-code', attrs: { id: `share-code-${n}`, 'data-code': grouped } },
+  const codeText = h('p', { className: 'room-code', attrs: { id: `share-code-${n}`, 'data-code': groupedCode } },
     // The dash belongs to the group before it, so a line never starts with one.
-    ...grouped.split('-').map((group, i, groups) =>
+    ...groupedCode.split('-').map((group, i, groups) =>
       h('span', { className: 'room-code-group' }, group, i < groups.length - 1 && h('span', { className: 'room-code-dash', text: '-' }))
     )
   )
@@ -42,7 +47,7 @@ export function renderShare (container: HTMLElement, code: string, options: Shar
 
   const canvas = h('canvas', { className: 'qr', attrs: { role: 'img', 'aria-label': 'QR code of the invite link: scan it with a phone camera to join' } })
 
-  copyCode.addEventListener('click', () => { void copyWithFeedback(grouped, codeStatus) })
+  copyCode.addEventListener('click', () => { void copyWithFeedback(groupedCode, codeStatus) })
   copyLink.addEventListener('click', () => { void copyWithFeedback(link, linkStatus, linkInput) })
   linkInput.addEventListener('focus', () => { linkInput.select() })
 

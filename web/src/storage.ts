@@ -9,6 +9,7 @@ import { newMemberSecret } from '@ephemeral-chat/client'
 const CURRENT_ROOM = 'ec:room'
 const NICK = 'ec:nick'
 const MEMBER_PREFIX = 'ec:member:'
+const GROUP_PREFIX = 'ec:group:'
 
 function store (): Storage | undefined {
   try {
@@ -70,9 +71,49 @@ export function memberSecretFor (roomId: string): string {
   return secret
 }
 
-/** Forgets the current room, the nickname and the member secret of `roomId`. */
+/**
+ * v2: this tab's MLS state of the room's group, saved after every change (docs/security.md,
+ * "a seized device": it holds the keys of messages not yet opened, never of those viewed).
+ */
+export function groupStore (roomId: string): { load (): string | undefined, save (state: string): void } {
+  return { load: () => read(GROUP_PREFIX + roomId), save: (state) => { write(GROUP_PREFIX + roomId, state) } }
+}
+
+/**
+ * One writer per member (v2): a tab holds a Web Lock named after its member secret's room
+ * entry while in the room. A duplicated tab starts with a copy of sessionStorage, the same
+ * secret and state: it finds the lock taken and becomes a new member with a new secret
+ * instead of sharing (and forking) the other tab's leaf. `release` ends the hold.
+ */
+export async function claimMember (roomId: string): Promise<{ secret: string, release (): void }> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  const hold = async (secret: string): Promise<{ secret: string, release (): void } | undefined> => {
+    if (locks === undefined) return { secret, release: () => {} }
+    let release = (): void => {}
+    const held = new Promise<void>((resolve) => { release = resolve })
+    const granted = await new Promise<boolean>((resolve) => {
+      void locks.request(`ec:member:${secret}`, { ifAvailable: true }, async (lock) => {
+        resolve(lock !== null)
+        if (lock !== null) await held
+      })
+    })
+    return granted ? { secret, release } : undefined
+  }
+  const mine = await hold(memberSecretFor(roomId))
+  if (mine !== undefined) return mine
+  // Another tab of this browser is this member: start over as a new one.
+  remove(GROUP_PREFIX + roomId)
+  const fresh = newMemberSecret()
+  write(MEMBER_PREFIX + roomId, fresh)
+  return await hold(fresh) ?? { secret: fresh, release: () => {} }
+}
+
+/** Forgets the current room, the nickname, and the member secret and group state of `roomId`. */
 export function forgetRoom (roomId: string | undefined): void {
   remove(CURRENT_ROOM)
   remove(NICK)
-  if (roomId !== undefined) remove(MEMBER_PREFIX + roomId)
+  if (roomId !== undefined) {
+    remove(MEMBER_PREFIX + roomId)
+    remove(GROUP_PREFIX + roomId)
+  }
 }
