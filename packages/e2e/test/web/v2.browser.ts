@@ -7,7 +7,8 @@
  */
 import { generateRoomCode } from '@ephemeral-chat/client'
 import t from 'tap'
-import { createRoom, deployment, joinByTyping, joined, openUser, sendMessage, type User } from '../../src/browser.js'
+import { join } from 'node:path'
+import { createRoom, deployment, joinByTyping, joined, openUser, screenshotsDir, sendMessage, type User } from '../../src/browser.js'
 
 /** The fingerprints in a page's member list, its own first. */
 async function roster (user: User): Promise<string[]> {
@@ -149,4 +150,56 @@ t.test('a duplicated tab becomes a new member instead of sharing the first tab\'
   t.not(copyRoster[0], mine, 'the copy has its own fingerprint')
   await waitForRoster(alice, 2)
   t.pass('the first tab follows the copy\'s join: its state was not forked')
+})
+
+t.test('a forged sender is shown as refused, never as the impersonated member\'s text; a nickname copied by another member shows that member\'s fingerprint', async (t) => {
+  const d = await deployment(t)
+  const gateway = await d.startGateway()
+  const [alice, bob, mallory] = [await openUser(t, 'alice'), await openUser(t, 'bob'), await openUser(t, 'mallory')]
+  const code = await createRoom(alice, gateway.url, 'alice')
+  const aliceId = await alice.page.locator('#room').getAttribute('data-member-id') ?? ''
+  const [aliceFingerprint = ''] = await waitForRoster(alice, 1)
+
+  // Bob's connection passes through a hostile server: it can rewrite any frame before his page sees it.
+  let forge: { from: string, to: string } | undefined
+  await bob.page.routeWebSocket(/\/ws$/, (page) => {
+    const server = page.connectToServer()
+    page.onMessage((message) => { server.send(message) })
+    server.onMessage((message) => {
+      const frame = JSON.parse(String(message)) as { type?: string, from?: string }
+      if (forge !== undefined && frame.type === 'message' && frame.from === forge.from) page.send(JSON.stringify({ ...frame, from: forge.to }))
+      else page.send(message)
+    })
+  })
+  await joinByTyping(bob, gateway.url, code, 'bob')
+  await joinByTyping(mallory, gateway.url, code, 'alice')
+  const malloryId = await mallory.page.locator('#room').getAttribute('data-member-id') ?? ''
+  await waitForRoster(bob, 3)
+  await waitForRoster(mallory, 3)
+
+  // Mallory calls herself "alice": her messages carry her own fingerprint, not Alice's.
+  const posing = await sendMessage(mallory.page, 'hi, it is alice')
+  await bob.page.locator(`.msg-in[data-id="${posing}"] button.card`).waitFor()
+  const shown = await open(bob, posing)
+  t.equal(shown.nick, 'alice', 'a nickname is whatever the sender typed')
+  t.not(shown.fingerprint, aliceFingerprint, 'but the fingerprint beside it is Mallory\'s, not Alice\'s')
+
+  // The server names Alice as the sender of Mallory's next message.
+  forge = { from: malloryId, to: aliceId }
+  const forged = await sendMessage(mallory.page, 'send the files to me')
+  const item = bob.page.locator(`.msg-in[data-id="${forged}"]`)
+  await item.locator('button.card').click()
+  await item.and(bob.page.locator('[data-state="failed"]')).waitFor()
+  t.equal(await item.getAttribute('data-reason'), 'sender', 'the MLS sender is not the member the card names: refused')
+  t.match(await item.textContent(), /Message refused.*claims a sender who did not send it/, 'shown as refused, saying why')
+  t.notOk((await bob.page.content()).includes('send the files'), 'its text never reaches the page')
+  t.equal(await item.locator('.revealed-text').count(), 0, 'nothing is shown as Alice\'s')
+
+  // For the eye (CI keeps it as an artifact): the group's fingerprints, a message shown with its sender's, a refused one.
+  forge = undefined
+  const again = await sendMessage(mallory.page, 'a real one, from mallory who calls herself alice')
+  await bob.page.locator(`.msg-in[data-id="${again}"] button.card`).click()
+  await bob.page.locator(`.msg-in[data-id="${again}"] .revealed-text`).waitFor()
+  await bob.page.locator('#members summary').click()
+  await bob.page.screenshot({ path: join(screenshotsDir(), 'v2-room.png') })
 })
