@@ -5,10 +5,10 @@
  * of order and across commits, leave → removal by the others, and a later member who reads
  * only what was sent after it joined.
  */
-import { deriveRoomKeysV2, generateRoomCodeV2, type ChatSessionV2 } from '@ephemeral-chat/client'
+import { decodeBase64url, deriveMemberKeysV2, deriveRoomKeysV2, generateRoomCodeV2, GroupCheckError, RoomGroup, type ChatSessionV2 } from '@ephemeral-chat/client'
 import { waitFor } from '@ephemeral-chat/testkit'
 import t from 'tap'
-import { connectClientV2, deployment, type Client } from '../../src/stack.js'
+import { connectClientV2, deployment, receivedFrames, type Client } from '../../src/stack.js'
 
 type V2Client = Client<ChatSessionV2> & { saved: { state?: string } }
 
@@ -141,4 +141,68 @@ t.test('a member who leaves is removed from the group by the others; a later mem
   t.same(ids, [alice.session.fingerprint, carol.session.fingerprint].sort(), 'Bob\'s leaf is gone from the group')
   const last = await carol.session.send('after bob left')
   t.equal(last.recipients, 1, 'only Alice is a recipient now')
+})
+
+/** The MLS message of a card as it crossed the wire to its reader (`payload-v2`), for an attacker who recorded it. */
+function recordedMessage (id: string): Uint8Array {
+  for (const text of receivedFrames) {
+    const frame = JSON.parse(text) as { type?: string, id?: string, message?: string }
+    if (frame.type === 'payload-v2' && frame.id === id && frame.message !== undefined) return decodeBase64url(frame.message)
+  }
+  throw new Error(`no payload-v2 frame recorded for ${id}`)
+}
+
+/** The handshake committed in `epoch`, as it was relayed to the room's members. */
+function recordedHandshake (epoch: number): Uint8Array {
+  for (const text of receivedFrames) {
+    const frame = JSON.parse(text) as { type?: string, epoch?: number, handshake?: string }
+    if (frame.type === 'handshake' && frame.epoch === epoch && frame.handshake !== undefined) return decodeBase64url(frame.handshake)
+  }
+  throw new Error(`no handshake recorded for epoch ${epoch}`)
+}
+
+t.test('through the services: a copy of a member\'s state stops working after that member\'s update; a removed member reads nothing of the next epoch', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const alice = await connectClientV2(t, gateway.wsUrl, room)
+  const bob = await connectClientV2(t, gateway.wsUrl, room)
+  const mallory = await connectClientV2(t, gateway.wsUrl, room)
+  await waitFor('three in the group', () => alice.session.epoch === 2n && bob.session.epoch === 2n || undefined, 10_000)
+
+  // Someone copies Bob's saved state (a seized or synced disk) and does nothing with it.
+  const bobKeys = await deriveMemberKeysV2(bob.memberSecret)
+  const copy = await RoomGroup.load(room, bobKeys, bob.saved.state ?? '')
+  const beforeUpdate = await alice.session.send('read by the copy too')
+  await cardsOf(bob, 1)
+  await bob.session.reveal(beforeUpdate.id)
+  const opened = await copy.open(beforeUpdate.id, alice.session.memberId ?? '', recordedMessage(beforeUpdate.id))
+  t.equal(new TextDecoder().decode(opened.plaintext).includes('read by the copy too'), true, 'until Bob\'s next commit, the copy reads what Bob reads (that is what the update heals)')
+
+  await bob.session.update()
+  await waitFor('Alice follows Bob\'s update', () => alice.session.epoch === 3n || undefined, 10_000)
+  await t.rejects(copy.applyCommit(recordedHandshake(2)), 'the copy cannot follow Bob\'s own update: its new path secrets were encrypted to the others, not to his old keys')
+  const afterUpdate = await alice.session.send('after the update')
+  await cardsOf(bob, 2)
+  t.equal((await bob.session.reveal(afterUpdate.id)).text, 'after the update', 'Bob reads on')
+  const refusal = await copy.open(afterUpdate.id, alice.session.memberId ?? '', recordedMessage(afterUpdate.id)).then(() => 'opened', (error: unknown) => error instanceof GroupCheckError ? error.reason : 'other')
+  t.equal(refusal, 'unknown-epoch', 'the copy opens nothing of the next epoch: it holds no keys for it')
+
+  // Mallory is removed (she leaves, the others commit her removal); she kept her state.
+  const malloryKeys = await deriveMemberKeysV2(mallory.memberSecret)
+  const kept = await RoomGroup.load(room, malloryKeys, mallory.saved.state ?? '')
+  const keptEpoch = Number(kept.epoch)
+  await mallory.session.leave()
+  await waitFor('Mallory removed', () => alice.events.roster.at(-1)?.members.length === 2 || undefined, 10_000)
+  const removal = recordedHandshake(keptEpoch)
+  const followed: RoomGroup | Error = await kept.applyCommit(removal).catch((error: unknown) => error instanceof Error ? error : new Error(String(error)))
+  t.ok(followed instanceof Error || !followed.memberIds().includes(malloryKeys.memberId), 'applying her removal leaves her out of the group')
+  const secret = await alice.session.send('after mallory was removed')
+  await cardsOf(bob, 3)
+  await bob.session.reveal(secret.id)
+  t.equal(secret.recipients, 1, 'one recipient, Bob: the removed member is none')
+  const mls = recordedMessage(secret.id)
+  await t.rejects(kept.open(secret.id, alice.session.memberId ?? '', mls), 'her kept state opens nothing of the next epoch')
+  if (!(followed instanceof Error)) await t.rejects(followed.open(secret.id, alice.session.memberId ?? '', mls), 'nor the state after her own removal')
 })
