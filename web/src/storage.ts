@@ -85,9 +85,9 @@ export function groupStore (roomId: string): { load (): string | undefined, save
  * secret and state: it finds the lock taken and becomes a new member with a new secret
  * instead of sharing (and forking) the other tab's leaf. `release` ends the hold.
  */
-export async function claimMember (roomId: string): Promise<{ secret: string, release (): void }> {
+export async function claimMember (roomId: string): Promise<{ secret: string, release: () => void }> {
   const locks = (navigator as Navigator & { locks?: LockManager }).locks
-  const hold = async (secret: string): Promise<{ secret: string, release (): void } | undefined> => {
+  const hold = async (secret: string): Promise<{ secret: string, release: () => void } | undefined> => {
     if (locks === undefined) return { secret, release: () => {} }
     let release = (): void => {}
     const held = new Promise<void>((resolve) => { release = resolve })

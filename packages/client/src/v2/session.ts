@@ -255,7 +255,10 @@ export class ChatSessionV2 extends SessionCore {
       try {
         await this.#catchUp()
       } catch (error) {
-        if (error instanceof SessionError && error.code !== 'bad-frame') throw error
+        // Down or busy: this connection fails and the next one tries again. Anything else (a gap,
+        // another group, a commit refused, the vault no longer counting this member in the
+        // group after a long absence): this state cannot follow the group, so join it anew.
+        if (error instanceof SessionError && RETRYABLE.has(error.code)) throw error
         this.#drop()
       }
     }
@@ -289,7 +292,12 @@ export class ChatSessionV2 extends SessionCore {
         return
       } catch (error) {
         // Another member committed first (or created the group): look again.
-        if (!(error instanceof SessionError && error.code === 'stale-epoch')) throw error
+        if (error instanceof SessionError && error.code === 'stale-epoch') continue
+        // The vault refuses this join itself (e.g. a member's oversized leaf pushes the next GroupInfo past its limit).
+        if (error instanceof SessionError && (error.code === 'bad-frame' || error.code === 'too-large')) {
+          throw new SessionError('group-failed', 'the vault refuses every way into the room\'s group')
+        }
+        throw error
       }
     }
     throw new SessionError('room-busy', 'the group moved on ten times while this member joined it')
@@ -306,7 +314,11 @@ export class ChatSessionV2 extends SessionCore {
       else await this.#catchUp()
     } catch (error) {
       await this.#recover(error)
+      return
     }
+    // Removed by another member's commit while here: back in as a new leaf (everyone sees it).
+    const member = this.#member
+    if (member !== undefined && this.#group?.memberIds().includes(member.memberId) === false) await this.#enter(member).catch(() => {})
   }
 
   /** Applies the handshakes from this member's epoch to the room's, asking the vault for them. */
@@ -337,8 +349,10 @@ export class ChatSessionV2 extends SessionCore {
 
   /** A commit this member cannot follow (refused by its checks, or by MLS): said, and the member joins the group again. */
   async #recover (error: unknown): Promise<void> {
-    if (error instanceof SessionError && error.code !== 'bad-frame') return
-    this.emit('refused', { reason: error instanceof GroupCheckError ? error.reason : error instanceof Error ? error.message : 'refused' })
+    // Down or busy: the next handshake or connection catches up.
+    if (error instanceof SessionError && RETRYABLE.has(error.code)) return
+    // A commit refused (by this member's checks or by MLS), not a gap or another group: said.
+    if (!(error instanceof SessionError)) this.emit('refused', { reason: error instanceof GroupCheckError ? error.reason : error instanceof Error ? error.message : 'refused' })
     const member = this.#member
     if (member === undefined) return
     try {

@@ -206,3 +206,28 @@ t.test('through the services: a copy of a member\'s state stops working after th
   await t.rejects(kept.open(secret.id, alice.session.memberId ?? '', mls), 'her kept state opens nothing of the next epoch')
   if (!(followed instanceof Error)) await t.rejects(followed.open(secret.id, alice.session.memberId ?? '', mls), 'nor the state after her own removal')
 })
+
+t.test('a member away past the TTL is removed by the session of a member still there; back with its saved state, it joins the group again as a new leaf', async (t) => {
+  const d = await deployment(t, { messageTtlMs: 60_000 })
+  const vault = await d.startVault()
+  const gateway = await d.startGateway()
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const alice = await connectClientV2(t, gateway.wsUrl, room)
+  const bob = await connectClientV2(t, gateway.wsUrl, room)
+  const bobId = bob.session.memberId ?? ''
+  await waitFor('Alice applied Bob\'s join', () => alice.session.epoch === 1n || undefined, 10_000)
+  bob.session.close()
+  await waitFor('Bob disconnected', async () => (await d.db.selectFrom('presence').select('member_id').where('member_id', '=', bobId).execute()).length === 0)
+  await d.db.updateTable('members').set({ last_seen_at: new Date(Date.now() - 120_000) }).where('member_id', '=', bobId).execute()
+  await vault.sweep()
+  await waitFor('Alice removed Bob', () => alice.session.epoch === 2n || undefined, 10_000)
+  t.equal(alice.events.roster.at(-1)?.members.length, 1, 'one removal commit, made by Alice\'s session on the `absent` event: she is alone in the group')
+
+  // Bob comes back with his saved state: the vault no longer counts him in the group.
+  const again = await connectClientV2(t, gateway.wsUrl, room, { memberSecret: bob.memberSecret, store: { load: () => bob.saved.state, save: (s) => { bob.saved.state = s } } })
+  t.equal(again.session.memberId, bobId, 'the same member (same secret)')
+  await waitFor('Alice sees Bob back', () => alice.events.roster.at(-1)?.members.length === 2 || undefined, 10_000)
+  const sent = await alice.session.send('welcome back')
+  await cardsOf(again, 1)
+  t.equal((await again.session.reveal(sent.id)).text, 'welcome back', 'and they talk on')
+})

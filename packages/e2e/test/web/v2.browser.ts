@@ -37,7 +37,7 @@ async function open (user: User, id: string): Promise<{ text: string | null, nic
   return shown
 }
 
-t.test('v2 in two browsers and a third later: fingerprints, a message waiting for company, read once, nothing for the latecomer', async (t) => {
+t.test('v2 in two browsers and a third later: fingerprints, a message waiting for company, read once, nothing for the latecomer, a forged sender refused', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
   const [alice, bob, carol] = [await openUser(t, 'alice'), await openUser(t, 'bob'), await openUser(t, 'carol')]
@@ -57,6 +57,17 @@ t.test('v2 in two browsers and a third later: fingerprints, a message waiting fo
   t.match(await early.locator('.status-text').textContent(), /Waiting for someone to join · kept on this device/, 'a message sent while alone says it waits on this device')
   t.equal(await d.db.selectFrom('messages').select('id').execute().then((rows) => rows.length), 0, 'and nothing of it reached the vault')
 
+  // Bob's connection passes through a hostile server, which can rewrite any frame before his page sees it (used below).
+  let forge: { from: string, to: string } | undefined
+  await bob.page.routeWebSocket(/\/ws$/, (page) => {
+    const server = page.connectToServer()
+    page.onMessage((message) => { server.send(message) })
+    server.onMessage((message) => {
+      const frame = JSON.parse(String(message)) as { type?: string, from?: string }
+      if (forge !== undefined && frame.type === 'message' && frame.from === forge.from) page.send(JSON.stringify({ ...frame, from: forge.to }))
+      else page.send(message)
+    })
+  })
   // Bob opens the invite link.
   await bob.page.goto(`${gateway.url}/#${code}`)
   await joined(bob.page)
@@ -84,7 +95,8 @@ t.test('v2 in two browsers and a third later: fingerprints, a message waiting fo
   // What is sent before Carol joins is not hers; what is sent after is.
   const beforeId = await sendMessage(alice.page, 'only for bob')
   await bob.page.locator(`.msg-in[data-id="${beforeId}"] button.card`).waitFor()
-  await joinByTyping(carol, gateway.url, code.toLowerCase(), 'carol')
+  // Carol calls herself "alice" too.
+  await joinByTyping(carol, gateway.url, code.toLowerCase(), 'alice')
   const carolRoster = await waitForRoster(carol, 3)
   await waitForRoster(alice, 3)
   await waitForRoster(bob, 3)
@@ -94,6 +106,33 @@ t.test('v2 in two browsers and a third later: fingerprints, a message waiting fo
   t.equal(await carol.page.locator(`.msg-in[data-id="${beforeId}"]`).count(), 0, 'Carol has no card for what was sent before she joined')
   t.same(await open(carol, afterId), { text: 'for both of you', nick: 'alice', fingerprint: aliceFingerprint }, 'and reads what was sent after')
   t.equal((await open(bob, beforeId)).text, 'only for bob', 'Bob reads the message sent before Carol came')
+
+  // A nickname is whatever the sender typed; the fingerprint beside it is the sender's own.
+  const posing = await sendMessage(carol.page, 'hi, it is alice')
+  await bob.page.locator(`.msg-in[data-id="${posing}"] button.card`).waitFor()
+  const shown = await open(bob, posing)
+  t.equal(shown.nick, 'alice', 'Carol\'s message shows the nickname she typed')
+  t.not(shown.fingerprint, aliceFingerprint, 'with her own fingerprint, not Alice\'s')
+
+  // The hostile server names Alice as the sender of Carol's next message.
+  const aliceId = await alice.page.locator('#room').getAttribute('data-member-id') ?? ''
+  const carolId = await carol.page.locator('#room').getAttribute('data-member-id') ?? ''
+  forge = { from: carolId, to: aliceId }
+  const forged = await sendMessage(carol.page, 'send the files to me')
+  const item = bob.page.locator(`.msg-in[data-id="${forged}"]`)
+  await item.locator('button.card').click()
+  await item.and(bob.page.locator('[data-state="failed"]')).waitFor()
+  t.equal(await item.getAttribute('data-reason'), 'sender', 'its MLS sender is not the member the card names: refused')
+  t.match(await item.textContent(), /Message refused.*claims a sender who did not send it/, 'shown as refused, saying why')
+  t.notOk((await bob.page.content()).includes('send the files'), 'its text never reaches the page, under any name')
+
+  // For the eye (CI keeps it as an artifact): the group's fingerprints, a message with its sender's, a refused one.
+  forge = undefined
+  const again = await sendMessage(carol.page, 'a real one, from carol who calls herself alice')
+  await bob.page.locator(`.msg-in[data-id="${again}"] button.card`).click()
+  await bob.page.locator(`.msg-in[data-id="${again}"] .revealed-text`).waitFor()
+  await bob.page.locator('#members summary').click()
+  await bob.page.screenshot({ path: join(screenshotsDir(), 'v2-room.png') })
 
   // The database holds MLS ciphertext only: no text, no code, no fingerprint.
   const rows = await d.db.selectFrom('messages').selectAll().execute()
@@ -150,56 +189,4 @@ t.test('a duplicated tab becomes a new member instead of sharing the first tab\'
   t.not(copyRoster[0], mine, 'the copy has its own fingerprint')
   await waitForRoster(alice, 2)
   t.pass('the first tab follows the copy\'s join: its state was not forked')
-})
-
-t.test('a forged sender is shown as refused, never as the impersonated member\'s text; a nickname copied by another member shows that member\'s fingerprint', async (t) => {
-  const d = await deployment(t)
-  const gateway = await d.startGateway()
-  const [alice, bob, mallory] = [await openUser(t, 'alice'), await openUser(t, 'bob'), await openUser(t, 'mallory')]
-  const code = await createRoom(alice, gateway.url, 'alice')
-  const aliceId = await alice.page.locator('#room').getAttribute('data-member-id') ?? ''
-  const [aliceFingerprint = ''] = await waitForRoster(alice, 1)
-
-  // Bob's connection passes through a hostile server: it can rewrite any frame before his page sees it.
-  let forge: { from: string, to: string } | undefined
-  await bob.page.routeWebSocket(/\/ws$/, (page) => {
-    const server = page.connectToServer()
-    page.onMessage((message) => { server.send(message) })
-    server.onMessage((message) => {
-      const frame = JSON.parse(String(message)) as { type?: string, from?: string }
-      if (forge !== undefined && frame.type === 'message' && frame.from === forge.from) page.send(JSON.stringify({ ...frame, from: forge.to }))
-      else page.send(message)
-    })
-  })
-  await joinByTyping(bob, gateway.url, code, 'bob')
-  await joinByTyping(mallory, gateway.url, code, 'alice')
-  const malloryId = await mallory.page.locator('#room').getAttribute('data-member-id') ?? ''
-  await waitForRoster(bob, 3)
-  await waitForRoster(mallory, 3)
-
-  // Mallory calls herself "alice": her messages carry her own fingerprint, not Alice's.
-  const posing = await sendMessage(mallory.page, 'hi, it is alice')
-  await bob.page.locator(`.msg-in[data-id="${posing}"] button.card`).waitFor()
-  const shown = await open(bob, posing)
-  t.equal(shown.nick, 'alice', 'a nickname is whatever the sender typed')
-  t.not(shown.fingerprint, aliceFingerprint, 'but the fingerprint beside it is Mallory\'s, not Alice\'s')
-
-  // The server names Alice as the sender of Mallory's next message.
-  forge = { from: malloryId, to: aliceId }
-  const forged = await sendMessage(mallory.page, 'send the files to me')
-  const item = bob.page.locator(`.msg-in[data-id="${forged}"]`)
-  await item.locator('button.card').click()
-  await item.and(bob.page.locator('[data-state="failed"]')).waitFor()
-  t.equal(await item.getAttribute('data-reason'), 'sender', 'the MLS sender is not the member the card names: refused')
-  t.match(await item.textContent(), /Message refused.*claims a sender who did not send it/, 'shown as refused, saying why')
-  t.notOk((await bob.page.content()).includes('send the files'), 'its text never reaches the page')
-  t.equal(await item.locator('.revealed-text').count(), 0, 'nothing is shown as Alice\'s')
-
-  // For the eye (CI keeps it as an artifact): the group's fingerprints, a message shown with its sender's, a refused one.
-  forge = undefined
-  const again = await sendMessage(mallory.page, 'a real one, from mallory who calls herself alice')
-  await bob.page.locator(`.msg-in[data-id="${again}"] button.card`).click()
-  await bob.page.locator(`.msg-in[data-id="${again}"] .revealed-text`).waitFor()
-  await bob.page.locator('#members summary').click()
-  await bob.page.screenshot({ path: join(screenshotsDir(), 'v2-room.png') })
 })
