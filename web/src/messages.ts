@@ -102,6 +102,11 @@ export class MessageList {
     }
   }
 
+  /** Whether a message waits on this device for someone to join (a reload would lose it). */
+  hasQueued (): boolean {
+    return [...this.#unidentified].some((message) => message.isQueued)
+  }
+
   /** Removes every message and its text from the page. */
   wipeAll (): void {
     clearInterval(this.#ticker)

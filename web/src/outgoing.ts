@@ -59,6 +59,11 @@ export class OutgoingMessage {
     }
   }
 
+  /** v2: waiting on this device for someone to join (only in this tab's memory). */
+  get isQueued (): boolean {
+    return this.#state === 'queued'
+  }
+
   /** False once wiped (e.g. the room was left while a send was still in flight). */
   get #onPage (): boolean {
     return this.element.isConnected

@@ -54,6 +54,8 @@ export class Room {
   readonly #abort = new AbortController()
   #roomId: string | undefined
   #session: RoomSession | undefined
+  /** v2: the fingerprints of the last roster shown, to announce who came and went. */
+  #rosterSeen: Set<string> | undefined
   /** v2: ends this tab's hold on its member secret (storage.ts claimMember). */
   #release: (() => void) | undefined
   #messages: MessageList | undefined
@@ -75,6 +77,10 @@ export class Room {
       this.#leaveDialog.returnValue = ''
     }, { signal })
     this.#inviteToggle.addEventListener('click', () => { this.#toggleInvite() }, { signal })
+    // A message waiting for company lives only in this tab's memory (never in storage): ask before it is lost.
+    window.addEventListener('beforeunload', (event) => {
+      if (this.#messages?.hasQueued() === true) event.preventDefault()
+    }, { signal })
   }
 
   /** Derives the keys and joins; resolves once joined (or the room refused this member). */
@@ -206,6 +212,12 @@ export class Room {
 
   /** v2: who is in the room's group, by fingerprint (this member's own first). */
   #showRoster (members: SessionEvents['roster']['members']): void {
+    const before = this.#rosterSeen
+    this.#rosterSeen = new Set(members.map((m) => m.fingerprint))
+    if (before !== undefined) {
+      for (const m of members) if (!m.self && !before.has(m.fingerprint)) announce(`Someone joined the encrypted group: fingerprint ${m.fingerprint}.`)
+      for (const fingerprint of before) if (!this.#rosterSeen.has(fingerprint)) announce(`Fingerprint ${fingerprint} is no longer in the group.`)
+    }
     const self = members.find((m) => m.self)
     this.#myFingerprint.textContent = self?.fingerprint ?? ''
     this.#members.hidden = false
@@ -265,6 +277,7 @@ export class Room {
     this.#members.open = false
     this.#myFingerprint.textContent = ''
     this.#memberList.replaceChildren()
+    this.#rosterSeen = undefined
     delete this.#view.dataset.protocol
     delete this.#view.dataset.memberId
     delete this.#view.dataset.members

@@ -5,7 +5,8 @@
 // viewed message does not open again from the saved state; a removed member cannot read the
 // next epoch; a copy of a member's state stops working after that member's update.
 import t from 'tap'
-import { deriveMemberKeysV2, deriveRoomKeysV2, generateRoomCodeV2, GroupCheckError, newMemberSecret, newMessageId, RoomGroup, type MemberKeysV2, type RoomKeysV2 } from '../src/index.js'
+import { encodeGroupState } from 'ts-mls'
+import { deriveMemberKeysV2, deriveRoomKeysV2, encodeBase64url, generateRoomCodeV2, GroupCheckError, newMemberSecret, newMessageId, RoomGroup, type MemberKeysV2, type RoomKeysV2 } from '../src/index.js'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const read = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -119,4 +120,19 @@ t.test('a removed member cannot read the next epoch; a copy of a member\'s state
   t.equal(read((await bob.open(next, members[0]?.memberId ?? '', sealed.message)).plaintext), 'after Bob\'s update')
   await t.rejects(copy.open(next, members[0]?.memberId ?? '', sealed.message), { name: 'GroupCheckError', reason: 'unknown-epoch' }, 'the stolen copy is epochs behind')
   await t.rejects(copy.applyCommit(removal.commit).then(async (g) => g.applyCommit(update.commit)), 'and cannot follow Bob\'s own update')
+})
+
+t.test('a member forging another member\'s message (sender data naming their leaf, the keys any member can derive) is refused: it is not signed by that leaf', async (t) => {
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const { members, groups } = await groupOf(room, 3)
+  const [alice, bob, carol] = groups as [RoomGroup, RoomGroup, RoomGroup]
+  // Carol's own state, but encrypting as leaf 0 (Alice): MLS gives every member every leaf's
+  // application secrets; only the signature is Alice's alone.
+  const aliceLeaf = alice.state.privatePath.leafIndex
+  const posing = { ...carol.state, privatePath: { ...carol.state.privatePath, leafIndex: aliceLeaf } }
+  const forger = await RoomGroup.load(room, members[2] as MemberKeysV2, encodeBase64url(encodeGroupState(posing)))
+  const id = newMessageId()
+  const forged = await forger.seal(id, text('I am Alice, really'))
+  await t.rejects(bob.open(id, members[0]?.memberId ?? '', forged.message), { name: 'GroupCheckError', reason: 'signature' }, 'under Alice\'s name the sender data matches, but Carol\'s signature does not verify with Alice\'s leaf: refused')
+  await t.rejects(bob.open(id, members[2]?.memberId ?? '', forged.message), { name: 'GroupCheckError', reason: 'sender' }, 'under Carol\'s name: the sender data names Alice: refused')
 })

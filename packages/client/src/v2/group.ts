@@ -21,6 +21,7 @@ import {
 } from 'ts-mls'
 import { defaultClientConfig, type ClientConfig } from 'ts-mls/clientConfig.js'
 import { ratchetTreeFromExtension, type GroupInfo } from 'ts-mls/groupInfo.js'
+import { CryptoVerificationError } from 'ts-mls/mlsError.js'
 import { decryptSenderData } from 'ts-mls/privateMessage.js'
 import { decodeBase64url, encodeBase64url } from '../base64url.js'
 import { bucketFor, pad, unpad } from '../padding.js'
@@ -37,7 +38,7 @@ export const CIPHER_SUITE_V2 = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 /** Bounds on a leaf a commit brings in (docs/security.md): well above what ts-mls writes, far below what could bloat a GroupInfo. */
 export const LEAF_LIMITS = { capabilityEntries: 64, extensions: 4, extensionBytes: 256 } as const
 
-export type GroupCheckReason = 'not-a-commit' | 'wrong-epoch' | 'join-proof' | 'leaf-shape' | 'not-a-message' | 'message-id' | 'sender' | 'padding' | 'unknown-epoch'
+export type GroupCheckReason = 'not-a-commit' | 'wrong-epoch' | 'join-proof' | 'leaf-shape' | 'not-a-message' | 'message-id' | 'sender' | 'signature' | 'padding' | 'unknown-epoch'
 
 /** A commit or message this member refuses: it is never applied or shown. */
 export class GroupCheckError extends Error {
@@ -256,8 +257,11 @@ export class RoomGroup {
     try {
       result = await processMessage(decoded, this.state, makePskIndex(this.state, {}), acceptAll, this.#cs)
     } catch (error) {
+      const detail = error instanceof Error ? error.message : 'failed'
+      // Not signed by the leaf it names (a member forging another's message), or its content does not authenticate.
+      if (error instanceof CryptoVerificationError) throw new GroupCheckError('signature', `the message does not verify: ${detail}`)
       // Its key was used already (a replay, or a state saved before a second open) or never held.
-      throw new GroupCheckError('unknown-epoch', `the message does not open with this member's keys: ${error instanceof Error ? error.message : 'failed'}`)
+      throw new GroupCheckError('unknown-epoch', `the message does not open with this member's keys: ${detail}`)
     }
     if (result.kind !== 'applicationMessage') throw new GroupCheckError('not-a-message', 'not an application message')
     const plaintext = unpad(result.message)

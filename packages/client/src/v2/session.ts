@@ -433,6 +433,12 @@ export class ChatSessionV2 extends SessionCore {
       return await this.request({ v: PROTOCOL_VERSION, type: 'send-v2', id, epoch: Number(sealed.epoch), message: encodeBase64url(sealed.message) }, 'sent')
     } catch (error) {
       if (error instanceof SessionError && error.code === 'stale-epoch') await this.#catchUp().catch(async (failure: unknown) => this.#recover(failure))
+      // The vault does not count this member in the group (e.g. a member's commit listed it as
+      // removed without removing its leaf): join again, then the send is made anew (as a lost race).
+      if (error instanceof SessionError && error.code === 'not-joined' && this.#member !== undefined) {
+        await this.#enter(this.#member)
+        throw new SessionError('stale-epoch', 'joined the group again')
+      }
       throw error
     }
   }

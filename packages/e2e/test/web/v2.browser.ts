@@ -56,6 +56,12 @@ t.test('v2 in two browsers and a third later: fingerprints, a message waiting fo
   await early.and(alice.page.locator('[data-state="queued"]')).waitFor()
   t.match(await early.locator('.status-text').textContent(), /Waiting for someone to join · kept on this device/, 'a message sent while alone says it waits on this device')
   t.equal(await d.db.selectFrom('messages').select('id').execute().then((rows) => rows.length), 0, 'and nothing of it reached the vault')
+  t.notOk(await alice.page.evaluate(() => Object.values(sessionStorage).some((v) => v.includes('sent before anyone came'))), 'nor the tab\'s storage: it is in memory only')
+  // Leaving the page would lose it: the page asks first.
+  const asked = new Promise<string>((resolve) => { alice.page.once('dialog', (dialog) => { resolve(dialog.type()); void dialog.dismiss() }) })
+  await alice.page.reload({ timeout: 1500 }).catch(() => { /* the reload was cancelled: it never completes */ })
+  t.equal(await asked, 'beforeunload', 'a reload asks before dropping the waiting message')
+  t.ok(await early.and(alice.page.locator('[data-state="queued"]')).isVisible(), 'staying keeps it waiting')
 
   // Bob's connection passes through a hostile server, which can rewrite any frame before his page sees it (used below).
   let forge: { from: string, to: string } | undefined
