@@ -11,7 +11,11 @@ let natsUp: Promise<boolean> | undefined
 export async function natsAvailable (): Promise<boolean> {
   natsUp ??= (async () => {
     const url = new URL(natsUrl())
-    return reachable(url.hostname, Number(url.port === '' ? 4222 : url.port))
+    const port = Number(url.port === '' ? 4222 : url.port)
+    if (await reachable(url.hostname, port)) return true
+    // CI has the real server: a probe lost on a loaded machine is asked again before the bus falls back or fails.
+    if (strict()) for (let attempt = 0; attempt < 4; attempt++) if (await reachable(url.hostname, port, 2000)) return true
+    return false
   })()
   return natsUp
 }
