@@ -53,8 +53,15 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
     await cluster.exited
   })
   for (const port of [gatewayPort, gatewayPort + 1, vaultPort, vaultPort + 1]) {
-    await waitFor(`port ${port} ready`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 30_000, 100)
-      .catch((error: unknown) => { throw new Error(`${error instanceof Error ? error.message : String(error)}; the cluster printed: ${cluster.output().trim().split('\n').slice(-8).join(' / ')}`) })
+    let last = 'no answer yet'
+    const ready = async (): Promise<boolean> => {
+      const reply = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })
+        .catch((error: unknown) => { last = `${String(error)} ${String((error as { cause?: unknown }).cause ?? '')}`; return undefined })
+      if (reply !== undefined) last = `${reply.status} ${await reply.text()}`
+      return reply?.ok === true
+    }
+    await waitFor(`port ${port} ready`, ready, 90_000, 100)
+      .catch((error: unknown) => { throw new Error(`${error instanceof Error ? error.message : String(error)} (last: ${last}); the cluster printed: ${cluster.output().trim().split('\n').slice(-8).join(' / ')}`) })
   }
 
   const keys = await deriveRoomKeys(generateRoomCode())

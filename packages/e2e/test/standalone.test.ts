@@ -25,9 +25,9 @@ async function servesPage (child: Child, port: number): Promise<number> {
   void child.exited.then((code) => { exited = code })
   await waitFor('the page is served', async () => {
     if (exited !== undefined) throw new Error(`npm start exited (${exited ?? 'signal'}) before serving the page: ${child.output().trim().split('\n').slice(-3).join(' / ')}`)
-    const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)
+    const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
     return response?.status === 200 && (response.headers.get('content-type') ?? '').includes('text/html')
-  }, 30_000, 100)
+  }, 90_000, 100)
   return Date.now() - started
 }
 
