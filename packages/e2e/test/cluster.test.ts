@@ -56,7 +56,11 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
     let last = 'no answer yet'
     const ready = async (): Promise<boolean> => {
       const reply = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) })
-        .catch((error: unknown) => { last = `${String(error)} ${String((error as { cause?: unknown }).cause ?? '')}`; return undefined })
+        .catch((error: unknown) => {
+          const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : ''
+          last = `${error instanceof Error ? error.message : 'failed'}${cause}`
+          return undefined
+        })
       if (reply !== undefined) last = `${reply.status} ${await reply.text()}`
       return reply?.ok === true
     }
