@@ -169,7 +169,7 @@ export async function connectClient (t: TestLike, url: string, keys: RoomKeys, o
 }
 
 /** A v2 session (MLS room), its state kept in `saved` (the web client's sessionStorage) unless `store` says otherwise. */
-export async function connectClientV2 (t: TestLike, url: string, keys: RoomKeysV2, options: Partial<SessionV2Options> = {}): Promise<Client<ChatSessionV2> & { saved: { state?: string } }> {
+export async function connectClientV2 (t: TestLike, url: string | (() => string), keys: RoomKeysV2, options: Partial<SessionV2Options> = {}): Promise<Client<ChatSessionV2> & { saved: { state?: string } }> {
   const memberSecret = options.memberSecret ?? newMemberSecret()
   const saved: { state?: string } = {}
   const store = options.store ?? { load: () => saved.state, save: (state: string) => { saved.state = state } }

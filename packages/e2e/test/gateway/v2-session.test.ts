@@ -218,3 +218,31 @@ t.test('a member away past the TTL is removed by the session of a member still t
   await cardsOf(again, 1)
   t.equal((await again.session.reveal(sent.id)).text, 'welcome back', 'and they talk on')
 })
+
+t.test('a gateway going away: the session reconnects (here to another gateway), catches up on the commits made meanwhile, and sends and reads on', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const [first, second] = [await d.startGateway(), await d.startGateway()]
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const alice = await connectClientV2(t, second.wsUrl, room)
+  let target = first.wsUrl
+  const bob = await connectClientV2(t, () => target, room)
+  const carol = await connectClientV2(t, second.wsUrl, room)
+  await waitFor('Bob at epoch 2', () => bob.session.epoch === 2n || undefined, 10_000)
+
+  // Bob's gateway goes; until it is told where to go, his reconnects find nothing there.
+  target = 'ws://127.0.0.1:1/ws'
+  await first.stop()
+  await waitFor('Bob reconnecting', () => bob.events.state.some((s) => s.state === 'reconnecting') || undefined, 10_000)
+  // While Bob is away: a key update and a message.
+  await alice.session.update()
+  const sent = await carol.session.send('while you were switching')
+  t.equal(bob.session.epoch, 2n, 'Bob missed the update')
+  target = second.wsUrl
+  await waitFor('Bob joined again', () => bob.session.state === 'joined' || undefined, 10_000)
+  t.equal(bob.session.epoch, 3n, 'Bob caught up on the update made while he was away')
+  await cardsOf(bob, 1)
+  t.equal((await bob.session.reveal(sent.id)).text, 'while you were switching', 'and reads what was sent meanwhile')
+  const reply = await bob.session.send('back')
+  t.equal(reply.recipients, 2, 'his message goes to both')
+})
