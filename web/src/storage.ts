@@ -10,6 +10,8 @@ const CURRENT_ROOM = 'ec:room'
 const NICK = 'ec:nick'
 const MEMBER_PREFIX = 'ec:member:'
 const GROUP_PREFIX = 'ec:group:'
+/** How long a tab waits for its member's lock before it concludes another tab is that member. */
+const LOCK_WAIT_MS = 1500
 
 function store (): Storage | undefined {
   try {
@@ -91,11 +93,13 @@ export async function claimMember (roomId: string): Promise<{ secret: string, re
     if (locks === undefined) return { secret, release: () => {} }
     let release = (): void => {}
     const held = new Promise<void>((resolve) => { release = resolve })
+    // Waited for briefly: a reload's previous document may still hold the lock for a moment;
+    // a duplicated tab holds it for as long as it is open.
     const granted = await new Promise<boolean>((resolve) => {
-      void locks.request(`ec:member:${secret}`, { ifAvailable: true }, async (lock) => {
-        resolve(lock !== null)
-        if (lock !== null) await held
-      })
+      locks.request(`ec:member:${secret}`, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, async () => {
+        resolve(true)
+        await held
+      }).catch(() => { resolve(false) })
     })
     return granted ? { secret, release } : undefined
   }

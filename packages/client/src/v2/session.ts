@@ -130,7 +130,12 @@ export class ChatSessionV2 extends SessionCore {
         if (lastError.code === 'alone') {
           // Not a failure: nobody could read it yet. It waits for the next member (forward secrecy: not for the vault).
           this.emit('queued', { id })
-          await this.#whenCompany(this.#aloneAt)
+          try {
+            await this.#whenCompany(this.#aloneAt)
+          } catch (closed) {
+            lastError = asSessionError(closed)
+            break
+          }
           continue
         }
         // Lost a race with a commit: the queue has caught up; seal again under the new epoch at once.
@@ -263,6 +268,8 @@ export class ChatSessionV2 extends SessionCore {
       }
     }
     if (this.#group === undefined || !this.#group.memberIds().includes(member.memberId)) await this.#enter(member)
+    // Whoever shows the roster gets it on every connection (after a reload no commit may follow).
+    this.emit('roster', { members: await this.roster() })
   }
 
   /** Creates the room's group, or joins it by external commit (replacing a leaf of this member's still in it). */

@@ -195,4 +195,11 @@ t.test('a duplicated tab becomes a new member instead of sharing the first tab\'
   t.not(copyRoster[0], mine, 'the copy has its own fingerprint')
   await waitForRoster(alice, 2)
   t.pass('the first tab follows the copy\'s join: its state was not forked')
+
+  // A reload of the first tab is the same member again (its lock was let go with the old page), with its list.
+  await alice.page.reload()
+  await joined(alice.page)
+  t.equal(await alice.page.locator('#room').getAttribute('data-member-id'), memberId, 'after a reload the first tab is the same member')
+  const after = await waitForRoster(alice, 2)
+  t.equal(after[0], mine, 'with the same fingerprint, and the group\'s list shown again')
 })
