@@ -141,10 +141,12 @@ export async function joined (page: Page): Promise<void> {
 
 /** Types and sends a message; returns its id once the vault stored it. */
 export async function sendMessage (page: Page, text: string): Promise<string> {
-  const before = await page.locator('.msg-out').count()
+  // Items already there are marked: one of them may be wiped meanwhile (a viewed message
+  // lingers a few seconds), so the new one is found by the mark, not by its position.
+  await page.locator('.msg-out').evaluateAll((items) => { for (const item of items) item.setAttribute('data-test-seen', '') })
   await page.fill('#message', text)
   await page.press('#message', 'Enter')
-  const item = page.locator('.msg-out').nth(before)
+  const item = page.locator('.msg-out:not([data-test-seen])').first()
   await item.and(page.locator('[data-id]')).waitFor()
   const id = await item.getAttribute('data-id')
   if (id === null) throw new Error('sent message has no id')
