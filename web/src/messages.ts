@@ -65,6 +65,8 @@ export class MessageList {
 
   /** v2: a message waits on this device until someone else is in the room's group. */
   queued ({ id }: SessionEvents['queued']): void {
+    // A retried message already has its id; a first send is matched among those without one.
+    if (this.#outgoing.get(id)?.queued(id) === true) return
     for (const message of this.#unidentified) if (message.queued(id)) return
   }
 
@@ -104,7 +106,7 @@ export class MessageList {
 
   /** Whether a message waits on this device for someone to join (a reload would lose it). */
   hasQueued (): boolean {
-    return [...this.#unidentified].some((message) => message.isQueued)
+    return [...this.#unidentified, ...this.#outgoing.values()].some((message) => message.isQueued)
   }
 
   /** Removes every message and its text from the page. */

@@ -89,7 +89,7 @@ export class OutgoingMessage {
    * could not be read by someone joining later) and goes once someone joins. True if it was this one.
    */
   queued (id: string): boolean {
-    if (this.#state !== 'sending' || (this.#pendingId !== undefined && this.#pendingId !== id)) return false
+    if (this.#state !== 'sending' || (this.id ?? this.#pendingId ?? id) !== id) return false
     this.#setState('queued', 'Waiting for someone to join · kept on this device until then')
     return true
   }

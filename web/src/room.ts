@@ -79,7 +79,10 @@ export class Room {
     this.#inviteToggle.addEventListener('click', () => { this.#toggleInvite() }, { signal })
     // A message waiting for company lives only in this tab's memory (never in storage): ask before it is lost.
     window.addEventListener('beforeunload', (event) => {
-      if (this.#messages?.hasQueued() === true) event.preventDefault()
+      if (this.#messages?.hasQueued() !== true) return
+      event.preventDefault()
+      // Older browsers ask only when returnValue is set.
+      event.returnValue = ''
     }, { signal })
   }
 

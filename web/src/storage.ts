@@ -77,8 +77,25 @@ export function memberSecretFor (roomId: string): string {
  * v2: this tab's MLS state of the room's group, saved after every change (docs/security.md,
  * "a seized device": it holds the keys of messages not yet opened, never of those viewed).
  */
-export function groupStore (roomId: string): { load (): string | undefined, save (state: string): void } {
-  return { load: () => read(GROUP_PREFIX + roomId), save: (state) => { write(GROUP_PREFIX + roomId, state) } }
+export function groupStore (roomId: string): { load: () => string | undefined, save: (state: string) => void } {
+  const key = GROUP_PREFIX + roomId
+  let failed = false
+  return {
+    load: () => failed ? undefined : read(key),
+    save: (state) => {
+      if (failed) return
+      try {
+        const storage = store()
+        if (storage === undefined) throw new Error('no storage')
+        storage.setItem(key, state)
+      } catch {
+        // Full or disabled: an older state must not stay behind (after a reload it would hold keys
+        // already used or consumed). Without a saved state a reload joins the group again instead.
+        failed = true
+        remove(key)
+      }
+    }
+  }
 }
 
 /**
@@ -95,8 +112,9 @@ export async function claimMember (roomId: string): Promise<{ secret: string, re
     const held = new Promise<void>((resolve) => { release = resolve })
     // Waited for briefly: a reload's previous document may still hold the lock for a moment;
     // a duplicated tab holds it for as long as it is open.
+    const name = await lockName(secret)
     const granted = await new Promise<boolean>((resolve) => {
-      locks.request(`ec:member:${secret}`, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, async () => {
+      locks.request(name, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, async () => {
         resolve(true)
         await held
       }).catch(() => { resolve(false) })
@@ -110,6 +128,15 @@ export async function claimMember (roomId: string): Promise<{ secret: string, re
   const fresh = newMemberSecret()
   write(MEMBER_PREFIX + roomId, fresh)
   return await hold(fresh) ?? { secret: fresh, release: () => {} }
+}
+
+/**
+ * The lock's name: a hash of the secret, never the secret (every same-origin tab can list
+ * lock names with `navigator.locks.query()`, and the secret is the member's signing key).
+ */
+async function lockName (secret: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`ephemeral-chat/tab-lock/${secret}`)))
+  return `ec:member:${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
 /** Forgets the current room, the nickname, and the member secret and group state of `roomId`. */

@@ -126,6 +126,8 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
   /** The room's latest count: a `presence` frame can overtake the handling of the join's answer. */
   #members = 0
   #socket: SocketLike | undefined
+  /** Counts connections: a join that outlived its socket must not act on the next one. */
+  #connection = 0
   #state: SessionState = 'connecting'
   #nextRef = 0
   #attempt = 0
@@ -203,6 +205,16 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
     return this.#closedByUser
   }
 
+  /** The number of the current connection (it grows with every socket opened). */
+  protected get connection (): number {
+    return this.#connection
+  }
+
+  /** Drops the current connection so that the session connects and joins again (as after a network loss). */
+  protected reconnect (): void {
+    this.#socket?.close(4000, 'rejoin')
+  }
+
   protected backoff (attempt: number): number {
     const ceiling = Math.min(this.settings.maxDelayMs, this.settings.initialDelayMs * 2 ** attempt)
     return Math.random() * ceiling
@@ -251,7 +263,8 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
       return
     }
     this.#socket = socket
-    socket.onopen = () => { void this.#join() }
+    const connection = ++this.#connection
+    socket.onopen = () => { void this.#join(socket, connection) }
     socket.onmessage = (event) => { this.#receive(event.data) }
     socket.onerror = () => { /* a close event follows */ }
     socket.onclose = (event) => {
@@ -264,10 +277,11 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
     }
   }
 
-  async #join (): Promise<void> {
+  async #join (socket: SocketLike, connection: number): Promise<void> {
     try {
       const joined = await this.joinRoom()
-      if (this.#closedByUser) return
+      // The socket went while joining (a v2 join can take a while): the next connection joins for itself.
+      if (this.#closedByUser || connection !== this.#connection) return
       this.memberId = joined.memberId
       this.#attempt = 0
       this.#setState('joined')
@@ -275,6 +289,7 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
       this.emit('presence', { members: this.#members })
       for (const card of joined.pending) this.#card(card)
     } catch (error) {
+      if (connection !== this.#connection) return
       const failure = asSessionError(error)
       if (TERMINAL_JOIN.has(failure.code)) {
         this.#closedByUser = true
@@ -285,7 +300,7 @@ export abstract class SessionCore extends Emitter<SessionEvents> {
       } else {
         // Back again no sooner than the server asked (an overloaded gateway says when).
         this.#notBefore = Date.now() + (failure.retryAfterMs ?? 0)
-        this.#socket?.close(4000, 'join failed')
+        socket.close(4000, 'join failed')
       }
     }
   }

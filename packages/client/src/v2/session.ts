@@ -68,7 +68,7 @@ export class ChatSessionV2 extends SessionCore {
   #queue: Promise<unknown> = Promise.resolve()
   /** The challenge of the current connection, and who waits for it. */
   #challenge: string | undefined
-  #challengeWaiters: Array<(challenge: string) => void> = []
+  #challengeWaiters: Array<{ resolve (challenge: string): void, reject (error: SessionError): void }> = []
   /** This member's commit awaiting the vault's answer: if the answer is lost, its relayed handshake says it won. */
   #ownCommit: { epoch: bigint, handshake: string, group: RoomGroup } | undefined
   /** Messages not yet stored, as plaintext: sealed anew at every attempt, under the epoch of the moment. */
@@ -162,6 +162,8 @@ export class ChatSessionV2 extends SessionCore {
       if (card.epoch !== undefined && this.#group !== undefined && BigInt(card.epoch) > this.#group.epoch) await this.#catchUp()
       const opened = await this.#requireGroup().open(id, card.from, decodeBase64url(read.message))
       await this.#adopt(opened.group)
+      // Its key is spent: the card cannot be opened again, so it is forgotten here.
+      this.#cards.delete(id)
       let payload: MessagePayload
       try {
         payload = decodePayload(opened.plaintext)
@@ -198,7 +200,8 @@ export class ChatSessionV2 extends SessionCore {
     const joined = await this.request({
       v: PROTOCOL_VERSION, type: 'join-v2', roomId: this.#keys.roomId, publicKey: encodeBase64url(member.signaturePublicKey), signature: encodeBase64url(signature)
     }, 'joined')
-    await this.#exclusive(async () => this.#sync(member, joined.groupEpoch))
+    const connection = this.connection
+    await this.#exclusive(async () => this.#sync(member, joined.groupEpoch, connection))
     if (this.#restored) {
       // After a reload: new keys, so the saved copy of the state (on disk, in a restored tab) stops working.
       this.#restored = false
@@ -210,6 +213,8 @@ export class ChatSessionV2 extends SessionCore {
 
   protected override connectionOpened (): void {
     this.#challenge = undefined
+    // A join still waiting for the previous socket's challenge must not take the next one's.
+    for (const waiter of this.#challengeWaiters.splice(0)) waiter.reject(new SessionError('closed', 'the connection closed'))
   }
 
   protected override closed (): void {
@@ -222,7 +227,7 @@ export class ChatSessionV2 extends SessionCore {
     switch (frame.type) {
       case 'challenge':
         this.#challenge = frame.challenge
-        for (const waiter of this.#challengeWaiters.splice(0)) waiter(frame.challenge)
+        for (const waiter of this.#challengeWaiters.splice(0)) waiter.resolve(frame.challenge)
         break
       case 'handshake':
         void this.#exclusive(async () => this.#handshake(frame.epoch, frame.handshake)).catch(() => { /* refused: said by `refused` */ })
@@ -239,12 +244,16 @@ export class ChatSessionV2 extends SessionCore {
     if (this.#challenge !== undefined) return this.#challenge
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new SessionError('timeout', 'no challenge from the gateway')) }, this.settings.requestTimeoutMs)
-      this.#challengeWaiters.push((challenge) => { clearTimeout(timer); resolve(challenge) })
+      this.#challengeWaiters.push({
+        resolve: (challenge) => { clearTimeout(timer); resolve(challenge) },
+        reject: (error) => { clearTimeout(timer); reject(error) }
+      })
     })
   }
 
   /** Brings the group to the room's: the saved state and the handshakes since it, else a new group or an external join. */
-  async #sync (member: MemberKeysV2, roomEpoch: number | undefined): Promise<void> {
+  async #sync (member: MemberKeysV2, roomEpoch: number | undefined, connection: number): Promise<void> {
+    if (connection !== this.connection) throw new SessionError('closed', 'the connection closed')
     if (this.#group === undefined) {
       const saved = this.#store?.load()
       if (saved !== undefined && saved !== '') {
@@ -263,7 +272,7 @@ export class ChatSessionV2 extends SessionCore {
         // Down or busy: this connection fails and the next one tries again. Anything else (a gap,
         // another group, a commit refused, the vault no longer counting this member in the
         // group after a long absence): this state cannot follow the group, so join it anew.
-        if (error instanceof SessionError && RETRYABLE.has(error.code)) throw error
+        if ((error instanceof SessionError && RETRYABLE.has(error.code)) || connection !== this.connection) throw error
         this.#drop()
       }
     }
@@ -325,7 +334,7 @@ export class ChatSessionV2 extends SessionCore {
     }
     // Removed by another member's commit while here: back in as a new leaf (everyone sees it).
     const member = this.#member
-    if (member !== undefined && this.#group?.memberIds().includes(member.memberId) === false) await this.#enter(member).catch(() => {})
+    if (member !== undefined && this.#group?.memberIds().includes(member.memberId) === false) await this.#enter(member).catch(() => { this.reconnect() })
   }
 
   /** Applies the handshakes from this member's epoch to the room's, asking the vault for them. */
@@ -364,7 +373,10 @@ export class ChatSessionV2 extends SessionCore {
     if (member === undefined) return
     try {
       await this.#enter(member)
-    } catch { /* the next connection tries again */ }
+    } catch {
+      // Not back in the group: the session connects again and joins from the start (or ends, `group-failed`).
+      this.reconnect()
+    }
   }
 
   /**
@@ -412,7 +424,8 @@ export class ChatSessionV2 extends SessionCore {
   /** The group after a step: kept, saved, and (after a commit) the roster told and waiting messages let go. */
   async #adopt (group: RoomGroup, changedMembers = false): Promise<void> {
     this.#group = group
-    this.#store?.save(group.save())
+    // Once closed (left and wiped, or refused), a step still finishing must not write the state back.
+    if (!this.closedByUser) this.#store?.save(group.save())
     if (!changedMembers) return
     this.#rosterVersion++
     this.emit('roster', { members: await this.roster() })
@@ -443,7 +456,12 @@ export class ChatSessionV2 extends SessionCore {
       // The vault does not count this member in the group (e.g. a member's commit listed it as
       // removed without removing its leaf): join again, then the send is made anew (as a lost race).
       if (error instanceof SessionError && error.code === 'not-joined' && this.#member !== undefined) {
-        await this.#enter(this.#member)
+        try {
+          await this.#enter(this.#member)
+        } catch (failure) {
+          this.reconnect()
+          throw failure
+        }
         throw new SessionError('stale-epoch', 'joined the group again')
       }
       throw error
