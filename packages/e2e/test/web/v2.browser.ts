@@ -181,7 +181,10 @@ t.test('a duplicated tab becomes a new member instead of sharing the first tab\'
   const [mine = ''] = await waitForRoster(alice, 1)
   const memberId = await alice.page.locator('#room').getAttribute('data-member-id')
   // Every same-origin tab can list lock names: the lock is named by a hash, never by the member secret.
-  const held = await alice.page.evaluate(async () => (await navigator.locks.query()).held?.map((lock) => lock.name ?? '') ?? [])
+  const held = await alice.page.evaluate(async () => {
+    const snapshot = await navigator.locks.query() as { held?: Array<{ name?: string }> }
+    return (snapshot.held ?? []).map((lock): string => lock.name ?? '')
+  })
   const secrets = await alice.page.evaluate(() => Object.entries(sessionStorage).filter(([key]) => key.startsWith('ec:member:')).map(([, value]) => value))
   t.equal(held.length, 1, 'the tab holds one lock for its member')
   t.ok(secrets.length === 1 && held.every((name) => !name.includes(secrets[0] ?? '')), 'and its name does not hold the member secret')
