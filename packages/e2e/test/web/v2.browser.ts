@@ -185,7 +185,14 @@ t.test('a duplicated tab becomes a new member instead of sharing the first tab\'
     const snapshot = await navigator.locks.query() as { held?: Array<{ name?: string }> }
     return (snapshot.held ?? []).map((lock): string => lock.name ?? '')
   })
-  const secrets = await alice.page.evaluate(() => Object.entries(sessionStorage).filter(([key]) => key.startsWith('ec:member:')).map(([, value]) => value))
+  const secrets = await alice.page.evaluate((): string[] => {
+    const found: string[] = []
+    for (let i = 0; i < sessionStorage.length; i++) {
+      const key = sessionStorage.key(i) ?? ''
+      if (key.startsWith('ec:member:')) found.push(sessionStorage.getItem(key) ?? '')
+    }
+    return found
+  })
   t.equal(held.length, 1, 'the tab holds one lock for its member')
   t.ok(secrets.length === 1 && held.every((name) => !name.includes(secrets[0] ?? '')), 'and its name does not hold the member secret')
   // A duplicated tab starts with a copy of the first tab's sessionStorage.
