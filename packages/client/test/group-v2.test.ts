@@ -6,7 +6,7 @@
 // next epoch; a copy of a member's state stops working after that member's update.
 import t from 'tap'
 import { encodeGroupState } from 'ts-mls'
-import { deriveMemberKeysV2, deriveRoomKeysV2, encodeBase64url, generateRoomCodeV2, GroupCheckError, newMemberSecret, newMessageId, RoomGroup, type MemberKeysV2, type RoomKeysV2 } from '../src/index.js'
+import { deriveMemberKeysV2, deriveRoomKeysV2, encodeBase64url, generateRoomCodeV2, GroupCheckError, KEY_RETENTION, newMemberSecret, newMessageId, RoomGroup, type MemberKeysV2, type RoomKeysV2 } from '../src/index.js'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 const read = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -135,4 +135,30 @@ t.test('a member forging another member\'s message (sender data naming their lea
   const forged = await forger.seal(id, text('I am Alice, really'))
   await t.rejects(bob.open(id, members[0]?.memberId ?? '', forged.message), { name: 'GroupCheckError', reason: 'signature' }, 'under Alice\'s name the sender data matches, but Carol\'s signature does not verify with Alice\'s leaf: refused')
   await t.rejects(bob.open(id, members[2]?.memberId ?? '', forged.message), { name: 'GroupCheckError', reason: 'sender' }, 'under Carol\'s name: the sender data names Alice: refused')
+})
+
+t.test('KEY_RETENTION: a card from up to 16 commits ago opens; one from 17 commits ago does not (its epoch\'s keys are gone)', async (t) => {
+  t.equal(KEY_RETENTION.retainKeysForEpochs, 16)
+  const room = await deriveRoomKeysV2(generateRoomCodeV2())
+  const { members, groups } = await groupOf(room, 2)
+  let [alice, bob] = groups as [RoomGroup, RoomGroup]
+  const old = newMessageId()
+  const oldest = await alice.seal(old, text('sent 17 commits ago'))
+  alice = oldest.group
+  let kept: { id: string, message: Uint8Array } | undefined
+  for (let i = 1; i <= 17; i++) {
+    if (i === 2) {
+      const id = newMessageId()
+      const sealed = await alice.seal(id, text('sent 16 commits ago'))
+      alice = sealed.group
+      kept = { id, message: sealed.message }
+    }
+    const update = await alice.update()
+    alice = update.group
+    bob = await bob.applyCommit(update.commit)
+  }
+  t.equal(bob.epoch - oldest.epoch, 17n)
+  const aliceId = members[0]?.memberId ?? ''
+  t.equal(read((await bob.open(kept?.id ?? '', aliceId, kept?.message ?? new Uint8Array())).plaintext), 'sent 16 commits ago', '16 epochs back: still held')
+  await t.rejects(bob.open(old, aliceId, oldest.message), { name: 'GroupCheckError', reason: 'unknown-epoch' }, '17 epochs back: refused, its keys are gone (forward secrecy)')
 })
