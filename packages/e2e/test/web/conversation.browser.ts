@@ -9,7 +9,7 @@ const TYPING_IDLE_MS = 3000
 t.test('a message crosses gateways, is read once, wiped from the page, and its row deleted', async (t) => {
   const d = await deployment(t)
   const [g1, g2] = [await d.startGateway(), await d.startGateway()]
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
 
   const code = await createRoom(alice, g1.url, 'alice')
   t.match(code, /^[0-9A-Z]{3}(-[0-9A-Z]{3}){8}$/, 'the new code is shown in groups of three')
@@ -66,7 +66,7 @@ t.test('a message crosses gateways, is read once, wiped from the page, and its r
 t.test('typing in one tab shows "someone is typing" in the other, and it stops', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
   await joinByTyping(bob, gateway.url, code)
   await alice.page.locator('#presence', { hasText: '2 people here' }).waitFor()
@@ -96,7 +96,7 @@ t.test('typing in one tab shows "someone is typing" in the other, and it stops',
 t.test('a reload keeps the membership and brings back cards sent meanwhile', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
   await joinByTyping(bob, gateway.url, code)
   await alice.page.locator('#presence', { hasText: '2 people here' }).waitFor()

@@ -13,7 +13,7 @@ function mistype (code: string): string {
 t.test('an invite link joins without typing, and the code leaves the address bar', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
 
   await alice.page.click('#invite-toggle')
@@ -71,7 +71,7 @@ t.test('a mistyped code is refused in the page with a clear message, and no WebS
 t.test('the page loads nothing from any other host and its console stays clean under the CSP', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
 
   const response = await alice.page.goto(gateway.url)
   const csp = response?.headers()['content-security-policy'] ?? ''

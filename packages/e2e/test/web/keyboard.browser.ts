@@ -15,7 +15,7 @@ async function tabTo (page: Page, selector: string, max = 40): Promise<void> {
 t.test('everything works with the keyboard alone', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
 
   await alice.page.goto(gateway.url)
   await tabTo(alice.page, '#nick')
@@ -70,7 +70,7 @@ t.test('everything works with the keyboard alone', async (t) => {
 t.test('a message over the size limit cannot be sent and the page says by how much', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
   await joinByTyping(bob, gateway.url, code)
 

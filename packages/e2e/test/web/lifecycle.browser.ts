@@ -4,7 +4,7 @@ import { createRoom, deployment, joinByTyping, joined, openUser, sendMessage } f
 t.test('"Leave and wipe" leaves the room and forgets its code, keys and member secret', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
   await joinByTyping(bob, gateway.url, code)
   const id = await sendMessage(alice.page, 'for Bob only')
@@ -35,7 +35,7 @@ t.test('"Leave and wipe" leaves the room and forgets its code, keys and member s
 t.test('a send that fails while the vault is down offers Retry, which delivers the same message once', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = await createRoom(alice, gateway.url)
   await joinByTyping(bob, gateway.url, code)
   await alice.page.locator('#presence', { hasText: '2 people here' }).waitFor()

@@ -24,7 +24,7 @@ async function seriousViolations (page: Page): Promise<string[]> {
 t.test('no serious or critical accessibility violations on the landing and room views, light and dark', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob', { width: 390, height: 844 })]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob', { width: 390, height: 844 })])
 
   for (const scheme of ['light', 'dark'] as const) {
     await bob.page.emulateMedia({ colorScheme: scheme })
@@ -61,7 +61,7 @@ t.test('screenshots of the landing page, a room with a card, and a revealed mess
   const d = await deployment(t)
   const gateway = await d.startGateway()
   const dir = screenshotsDir()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const shots: string[] = []
   const shoot = async (page: Page, name: string): Promise<void> => {
     for (const [width, height] of [[390, 844], [1280, 800]] as const) {

@@ -40,7 +40,7 @@ async function open (user: User, id: string): Promise<{ text: string | null, nic
 t.test('v2 in two browsers and a third later: fingerprints, a message waiting for company, read once, nothing for the latecomer, a forged sender refused', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob, carol] = [await openUser(t, 'alice'), await openUser(t, 'bob'), await openUser(t, 'carol')]
+  const [alice, bob, carol] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob'), openUser(t, 'carol')])
 
   const code = await createRoom(alice, gateway.url, 'alice')
   t.match(code, /^[89A-F][0-9A-Z]{2}(-[0-9A-Z]{3}){8}$/, 'a new room\'s code is a v2 code (first symbol 8–F)')
@@ -160,7 +160,7 @@ t.test('v2 in two browsers and a third later: fingerprints, a message waiting fo
 t.test('a v1 code still opens its room, with a visible "no forward secrecy" notice', async (t) => {
   const d = await deployment(t)
   const gateway = await d.startGateway()
-  const [alice, bob] = [await openUser(t, 'alice'), await openUser(t, 'bob')]
+  const [alice, bob] = await Promise.all([openUser(t, 'alice'), openUser(t, 'bob')])
   const code = generateRoomCode()
   await joinByTyping(alice, gateway.url, code, 'alice')
   await joinByTyping(bob, gateway.url, code, 'bob')
