@@ -1,11 +1,11 @@
+import { packageRoot } from '@ephemeral-chat/testkit'
 import { execFileSync, spawnSync } from 'node:child_process'
 import t from 'tap'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { isManifest, nameOf, type Manifest } from '../src/manifest.js'
 import { parseYamlDocuments } from '../src/yaml-files.js'
 
-export const INFRA_DIR = fileURLToPath(new URL('..', import.meta.url))
+export const INFRA_DIR = packageRoot(import.meta.url)
 export const REPO_DIR = join(INFRA_DIR, '..')
 export const K8S_DIR = join(INFRA_DIR, 'k8s')
 export const DOCKERFILE = join(INFRA_DIR, 'docker', 'app.Dockerfile')

@@ -1,5 +1,7 @@
 // Behaviour and bad input of the protocol v2 derivations (the values themselves are
 // pinned by vectors-v2.test.ts). Keys come from one derived room so only one PBKDF2 runs.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import {
@@ -25,7 +27,7 @@ import {
 import { sealGroupInfoWithIv } from '../src/v2/group-info.js'
 import type { VectorsV2 } from './vectors-v2.test.js'
 
-const vectors = JSON.parse(readFileSync(new URL('./vectors-v2.json', import.meta.url), 'utf8')) as VectorsV2
+const vectors = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'vectors-v2.json'), 'utf8')) as VectorsV2
 const keysPromise = deriveRoomKeysV2(vectors.rooms[1]!.code)
 const bytes = (length: number, fill = 7) => new Uint8Array(length).fill(fill)
 

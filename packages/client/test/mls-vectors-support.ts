@@ -1,5 +1,7 @@
 // Shared by the MLS interop vector tests: reads a vector file of test/mls-vectors/ and
 // the ts-mls implementation of cipher suite 1, the protocol v2 suite.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl } from 'ts-mls'
 
@@ -7,7 +9,7 @@ export const SUITE = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 export const SUITE_ID = 1
 
 export function readVectors<T> (family: string): T[] {
-  return JSON.parse(readFileSync(new URL(`./mls-vectors/${family}.json`, import.meta.url), 'utf8')) as T[]
+  return JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'mls-vectors', `${family}.json`), 'utf8')) as T[]
 }
 
 let impl: Promise<CiphersuiteImpl> | undefined

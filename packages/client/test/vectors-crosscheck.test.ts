@@ -1,5 +1,7 @@
 // Recomputes test/vectors.json from docs/architecture.md §3 with node:crypto alone. Nothing here
 // imports the SDK, so a mistake shared by the SDK and its own tests cannot hide.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, pbkdf2 } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
@@ -19,7 +21,7 @@ interface Vectors {
   }>
 }
 
-const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8')) as Vectors
+const vectors = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'vectors.json'), 'utf8')) as Vectors
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 

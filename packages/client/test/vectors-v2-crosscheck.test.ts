@@ -1,5 +1,7 @@
 // Recomputes test/vectors-v2.json from docs/architecture.md §10 with node:crypto alone.
 // Nothing here imports the SDK, so a mistake shared by the SDK and its own tests cannot hide.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import {
   createCipheriv,
   createDecipheriv,
@@ -18,7 +20,7 @@ import t from 'tap'
 import type { VectorsV2 } from './vectors-v2.test.js'
 
 const pbkdf2Async = promisify(pbkdf2)
-const vectors = JSON.parse(readFileSync(new URL('./vectors-v2.json', import.meta.url), 'utf8')) as VectorsV2
+const vectors = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'vectors-v2.json'), 'utf8')) as VectorsV2
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const label = (text: string) => Buffer.from(text, 'utf8')

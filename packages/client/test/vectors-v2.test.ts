@@ -1,4 +1,6 @@
 // The SDK reproduces every published protocol v2 vector in test/vectors-v2.json.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import {
@@ -34,7 +36,7 @@ export interface VectorsV2 {
   messages: Array<{ messageId: string, authenticatedData: string }>
 }
 
-const vectors = JSON.parse(readFileSync(new URL('./vectors-v2.json', import.meta.url), 'utf8')) as VectorsV2
+const vectors = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'vectors-v2.json'), 'utf8')) as VectorsV2
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text, 'hex'))
 const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')

@@ -1,4 +1,6 @@
 // The SDK reproduces every published vector in test/vectors.json.
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import {
@@ -24,7 +26,7 @@ interface Vectors {
   }>
 }
 
-const vectors = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8')) as Vectors
+const vectors = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'test', 'vectors.json'), 'utf8')) as Vectors
 
 // Each code is derived once (PBKDF2 is deliberately slow) and shared by every test.
 const derived = new Map<string, Promise<RoomKeys>>()

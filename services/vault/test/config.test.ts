@@ -1,13 +1,14 @@
+import { packageRoot } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
 import { ConfigError } from '@ephemeral-chat/service-kit'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DEFAULT_BATCH, DEFAULT_DATABASE, DEFAULT_ROOM_SHARE, loadVaultConfig } from '../src/config.js'
 
 const KEY_HEX = 'a1'.repeat(32)
 const OTHER_KEY_HEX = 'b2'.repeat(32)
-const SERVER = fileURLToPath(new URL('../dist/src/server.js', import.meta.url))
+const SERVER = join(packageRoot(import.meta.url), 'dist/src/server.js')
 
 /** The ConfigError `load` throws (fails the test when it throws nothing or something else). */
 function configError (load: () => unknown): ConfigError {

@@ -1,12 +1,12 @@
-import { createTestDatabase, type ServerParams } from '@ephemeral-chat/testkit'
+import { join } from 'node:path'
+import { createTestDatabase, packageRoot, type ServerParams } from '@ephemeral-chat/testkit'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 
-const MIGRATE = fileURLToPath(new URL('../dist/src/migrate.js', import.meta.url))
+const MIGRATE = join(packageRoot(import.meta.url), 'dist/src/migrate.js')
 const skip = existsSync(MIGRATE) ? false : 'build first: npx tsc -b services/vault'
 const TABLES = ['gateways', 'handshakes', 'members', 'message_tombstones', 'messages', 'presence', 'rooms', 'vault_migrations', 'vault_migrations_lock']
 

@@ -1,7 +1,7 @@
+import { join } from 'node:path'
 import { BusError } from '@ephemeral-chat/bus'
-import { freePort, natsAvailable, natsUrl, strict, waitFor } from '@ephemeral-chat/testkit'
+import { freePort, natsAvailable, natsUrl, packageRoot, strict, waitFor } from '@ephemeral-chat/testkit'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { harness, newMemberId, newRoomHash, vaultApi } from './helpers.js'
 
@@ -12,7 +12,7 @@ t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits
   }
   const h = await harness(t)
   const port = await freePort()
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/src/server.js', import.meta.url))], {
+  const child = spawn(process.execPath, [join(packageRoot(import.meta.url), 'dist/src/server.js')], {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
