@@ -11,6 +11,7 @@
 import { crockfordValue, encodeCrockford } from './crockford.js'
 import { luhn32CheckSymbol, luhn32IsValid } from './luhn.js'
 import { randomBytes } from './webcrypto.js'
+import { ReasonError } from './errors.js'
 
 export const ROOM_CODE_BITS = 128
 /** Symbols carrying the random bits: ceil(128 / 5). */
@@ -23,14 +24,8 @@ export const ROOM_CODE_SEPARATOR = '-'
 /** `newer-version`: a well-formed code of a later protocol version (first symbol 8–F, see src/v2/code.ts) given where only v1 codes are read. */
 export type RoomCodeErrorReason = 'empty' | 'invalid-character' | 'wrong-length' | 'check-failed' | 'newer-version'
 
-export class RoomCodeError extends Error {
+export class RoomCodeError extends ReasonError<RoomCodeErrorReason> {
   override readonly name = 'RoomCodeError'
-  readonly reason: RoomCodeErrorReason
-
-  constructor (reason: RoomCodeErrorReason, message: string) {
-    super(message)
-    this.reason = reason
-  }
 }
 
 /** A fresh room code in normalised form (27 symbols, no separators). */

@@ -15,6 +15,7 @@ import { ROOM_ID_BYTES } from './keys.js'
 import { MESSAGE_ID_BYTES } from './member.js'
 import { bucketFor, isBucket, MAX_PLAINTEXT_BYTES, pad, unpad, type Bucket } from './padding.js'
 import { concatBytes, randomBytes, subtle, utf8 } from './webcrypto.js'
+import { ReasonError } from './errors.js'
 
 export const ENVELOPE_AAD_CONTEXT = 'ephemeral-chat/v1/msg'
 export const IV_BYTES = GCM_IV_BYTES
@@ -52,14 +53,8 @@ export type EnvelopeErrorReason =
   /** authentic and padded, but not UTF-8 JSON of `{ text, nick, sentAt }` (also: seal given such a payload). */
   | 'payload'
 
-export class EnvelopeError extends Error {
+export class EnvelopeError extends ReasonError<EnvelopeErrorReason> {
   override readonly name = 'EnvelopeError'
-  readonly reason: EnvelopeErrorReason
-
-  constructor (reason: EnvelopeErrorReason, message: string, options?: ErrorOptions) {
-    super(message, options)
-    this.reason = reason
-  }
 }
 
 /** UTF-8 bytes of the plaintext before padding, for a byte counter next to the text box. */

@@ -13,6 +13,7 @@ import { concatBytes, randomBytes, subtle, utf8 } from '../webcrypto.js'
 import { copyBytes, encodeEpoch, requireBytes } from './bytes.js'
 import type { RoomKeysV2 } from './keys.js'
 import { GROUP_INFO_AAD_CONTEXT, GROUP_INFO_IV_BYTES, GROUP_INFO_TAG_BYTES, MAX_GROUP_INFO_BYTES } from './params.js'
+import { ReasonError } from '../errors.js'
 
 export type GroupInfoErrorReason =
   /** seal: the GroupInfo is empty or larger than MAX_GROUP_INFO_BYTES. */
@@ -22,14 +23,8 @@ export type GroupInfoErrorReason =
   /** open: the tag does not verify (tampered, another room, another epoch, another code). */
   | 'authentication'
 
-export class GroupInfoError extends Error {
+export class GroupInfoError extends ReasonError<GroupInfoErrorReason> {
   override readonly name = 'GroupInfoError'
-  readonly reason: GroupInfoErrorReason
-
-  constructor (reason: GroupInfoErrorReason, message: string) {
-    super(message)
-    this.reason = reason
-  }
 }
 
 /** The largest sealed GroupInfo: IV + MAX_GROUP_INFO_BYTES + tag (the protocol's MAX_SEALED_GROUP_INFO_BYTES). */

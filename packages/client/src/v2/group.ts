@@ -32,6 +32,7 @@ import { memberIdFromPublicKey, type MemberKeysV2 } from './member.js'
 import { messageAuthenticatedData, messageIdFromAuthenticatedData } from './message.js'
 import { GROUP_ID_BYTES } from './params.js'
 import { MAX_PENDING_MESSAGES_PER_ROOM } from '@ephemeral-chat/protocol'
+import { ReasonError } from '../errors.js'
 
 export const CIPHER_SUITE_V2 = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519'
 
@@ -41,13 +42,8 @@ export const LEAF_LIMITS = { capabilityEntries: 64, extensions: 4, extensionByte
 export type GroupCheckReason = 'not-a-commit' | 'wrong-epoch' | 'join-proof' | 'leaf-shape' | 'not-a-message' | 'message-id' | 'sender' | 'signature' | 'padding' | 'unknown-epoch'
 
 /** A commit or message this member refuses: it is never applied or shown. */
-export class GroupCheckError extends Error {
-  readonly reason: GroupCheckReason
-  constructor (reason: GroupCheckReason, message: string) {
-    super(message)
-    this.name = 'GroupCheckError'
-    this.reason = reason
-  }
+export class GroupCheckError extends ReasonError<GroupCheckReason> {
+  override readonly name = 'GroupCheckError'
 }
 
 /**
