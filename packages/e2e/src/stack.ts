@@ -70,6 +70,12 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
 }
 
 /** A database and a NATS prefix for one test; vaults and gateways are started on demand, and all stop at teardown. */
+/** `stop` run once, however often it is asked for; a second call waits for the first. */
+function once (stop: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined
+  return async () => { stopping ??= stop(); await stopping }
+}
+
 export async function deployment (t: TestLike, options: DeploymentOptions = {}): Promise<Deployment> {
   const database = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
@@ -82,37 +88,35 @@ export async function deployment (t: TestLike, options: DeploymentOptions = {}):
       const bus = withSubjectPrefix(await connectTestBus('vault'), prefix)
       const vaultPool = createPool({ ...database, maxConnections: 10 })
       const vaultDb = createDatabase(vaultPool)
-      const app = await buildVaultApp({
+      let built: FastifyInstance | undefined
+      // Registered before the start, so that what a failed start opened is closed too.
+      const stop = once(async () => {
+        await built?.close()
+        await bus.close()
+        await vaultDb.destroy()
+      })
+      stops.push(stop)
+      const app = built = await buildVaultApp({
         config: { encryptionKey: Buffer.alloc(32, 7), retiredKeys: [], messageTtlMs: options.messageTtlMs ?? 60_000, sweepIntervalMs: 3_600_000, ...(options.roomShare === undefined ? {} : { roomShare: options.roomShare }) },
         logger: silent, bus, db: vaultDb, pool: vaultPool
       })
       await app.ready()
       await bus.ping()
-      let stopped = false
-      const stop = async (): Promise<void> => {
-        if (stopped) return
-        stopped = true
-        await app.close()
-        await bus.close()
-        await vaultDb.destroy()
-      }
-      stops.push(stop)
       return { stop, sweep: async () => app.sweeper.sweep() }
     },
     async startGateway ({ port = 0, ...overrides } = {}, wrapBus = (bus: Bus) => bus) {
       const bus = wrapBus(withSubjectPrefix(await connectTestBus('gateway'), prefix))
-      const app = await buildGatewayApp({ config: gatewayConfig({ ...options.gateway, ...overrides }), logger: silent, bus })
+      let built: FastifyInstance | undefined
+      // Registered before the start: a port taken meanwhile (a restart on the same port) must not leave the bus open.
+      const stop = once(async () => {
+        await built?.close()
+        await bus.close()
+      })
+      stops.push(stop)
+      const app = built = await buildGatewayApp({ config: gatewayConfig({ ...options.gateway, ...overrides }), logger: silent, bus })
       await app.listen({ host: '127.0.0.1', port })
       const address = app.server.address()
       if (address === null || typeof address === 'string') throw new Error('no port')
-      let stopped = false
-      const stop = async (): Promise<void> => {
-        if (stopped) return
-        stopped = true
-        await app.close()
-        await bus.close()
-      }
-      stops.push(stop)
       return { app, url: `http://127.0.0.1:${address.port}`, wsUrl: `ws://127.0.0.1:${address.port}/ws`, port: address.port, stop }
     }
   }
