@@ -3,8 +3,9 @@
  * one database. The file sits here, not in web/, so that it sorts first among the
  * end-to-end files: tap starts files in name order, and this one is the longest.
  * (Browsers side by side slowed each other down threefold on 2 cores, and two halves side
- * by side ended the whole `npm test` no sooner: 392 s against 380 s in a row, measured
- * with six suites.)
+ * by side ended the whole `npm test` no sooner: 392 s against 380 s in a row with six
+ * suites on Node 20, and 325 s against 305 s on Node 24, where the extra load also made a
+ * gateway process of another file miss its 15 s start-up wait.)
  */
 import t from 'tap'
 
