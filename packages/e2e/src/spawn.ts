@@ -1,5 +1,4 @@
-/** Runs a built entry point (a path from the repository root) as a child process, collecting its output. */
-import { spawn, type ChildProcess } from 'node:child_process'
+/** Built entry points (paths from the repository root) run as child processes, in a newcomer's environment. */
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,12 +14,6 @@ export const repoRoot = ((): string => {
 
 export const entry = (path: string): string => join(repoRoot, path)
 
-export interface Child {
-  process: ChildProcess
-  output: () => string
-  exited: Promise<number | null>
-}
-
 /**
  * The environment of a newcomer's machine: no PG*, DATABASE_URL, NATS_URL or ENCRYPTION_KEY,
  * and plain node as deployed (none of the test runner's loaders, NODE_OPTIONS or coverage
@@ -34,13 +27,4 @@ export function cleanEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra }
 }
 
-export function start (script: string, env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
-  return { process: child, output: () => output, exited }
-}
-
-export { freePort } from '@ephemeral-chat/testkit'
+export { freePort, lastLines, start, waitWhileRunning, type Child } from '@ephemeral-chat/testkit'

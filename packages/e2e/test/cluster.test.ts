@@ -3,7 +3,7 @@ import { createTestDatabase, natsAvailable, natsUrl, randomPrefix, reachable, se
 import { createServer } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
-import { cleanEnv, entry, start } from '../src/spawn.js'
+import { cleanEnv, entry, lastLines, start, waitWhileRunning } from '../src/spawn.js'
 
 async function portFree (port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -64,8 +64,8 @@ t.test('npm run cluster: send through gateway 1, reveal through gateway 2, survi
       if (reply !== undefined) last = `${reply.status} ${await reply.text()}`
       return reply?.ok === true
     }
-    await waitFor(`port ${port} ready`, ready, 90_000, 100)
-      .catch((error: unknown) => { throw new Error(`${error instanceof Error ? error.message : String(error)} (last: ${last}); the cluster printed: ${cluster.output().trim().split('\n').slice(-8).join(' / ')}`) })
+    await waitWhileRunning(cluster, `port ${port} ready`, ready, 90_000, 100)
+      .catch((error: unknown) => { throw new Error(`${error instanceof Error ? error.message : String(error)} (last: ${last}); the cluster printed: ${lastLines(cluster, 8)}`) })
   }
 
   const keys = await deriveRoomKeys(generateRoomCode())

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
-import { cleanEnv, entry, freePort, start, type Child } from '../src/spawn.js'
+import { cleanEnv, entry, freePort, start, waitWhileRunning, type Child } from '../src/spawn.js'
 
 const main = entry('services/standalone/dist/src/main.js')
 
@@ -21,10 +21,7 @@ function processesUsing (dir: string): string[] {
 /** Resolves with how long the page took to be served; fails as soon as the child exits instead, with its last output. */
 async function servesPage (child: Child, port: number): Promise<number> {
   const started = Date.now()
-  let exited: number | null | undefined
-  void child.exited.then((code) => { exited = code })
-  await waitFor('the page is served', async () => {
-    if (exited !== undefined) throw new Error(`npm start exited (${exited ?? 'signal'}) before serving the page: ${child.output().trim().split('\n').slice(-3).join(' / ')}`)
+  await waitWhileRunning(child, 'npm start serves the page', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
     return response?.status === 200 && (response.headers.get('content-type') ?? '').includes('text/html')
   }, 90_000, 100)

@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { BusError } from '@ephemeral-chat/bus'
-import { freePort, natsAvailable, natsUrl, packageRoot, strict, waitFor } from '@ephemeral-chat/testkit'
-import { spawn } from 'node:child_process'
+import { freePort, natsAvailable, natsUrl, packageRoot, start, strict, waitWhileRunning } from '@ephemeral-chat/testkit'
 import t from 'tap'
 import { harness, newMemberId, newRoomHash, vaultApi } from './helpers.js'
 
@@ -12,29 +11,23 @@ t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits
   }
   const h = await harness(t)
   const port = await freePort()
-  const child = spawn(process.execPath, [join(packageRoot(import.meta.url), 'dist/src/server.js')], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      NATS_URL: natsUrl(),
-      NATS_SUBJECT_PREFIX: h.prefix,
-      PGHOST: h.database.host,
-      PGPORT: String(h.database.port),
-      PGUSER: h.database.user,
-      ...(h.database.password === undefined ? {} : { PGPASSWORD: h.database.password }),
-      PGDATABASE: h.database.database,
-      ENCRYPTION_KEY: 'cd'.repeat(32)
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
+  const vault = start(join(packageRoot(import.meta.url), 'dist/src/server.js'), {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NATS_URL: natsUrl(),
+    NATS_SUBJECT_PREFIX: h.prefix,
+    PGHOST: h.database.host,
+    PGPORT: String(h.database.port),
+    PGUSER: h.database.user,
+    ...(h.database.password === undefined ? {} : { PGPASSWORD: h.database.password }),
+    PGDATABASE: h.database.database,
+    ENCRYPTION_KEY: 'cd'.repeat(32)
   })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  const { process: child, exited } = vault
   t.teardown(() => { child.kill('SIGKILL') })
 
-  await waitFor('the vault is ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 15_000, 100)
+  await waitWhileRunning(vault, 'the vault is ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 15_000, 100)
   const api = vaultApi(h.bus)
   t.match(await api.join(newRoomHash(), newMemberId()), { ok: true, members: 1 }, 'it serves requests over NATS')
 
@@ -43,7 +36,7 @@ t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits
   t.equal(await exited, 0, 'exit code 0')
   const elapsed = Date.now() - started
   t.ok(elapsed < 25_000, `stopped in ${elapsed} ms, inside the 30 s grace period of the manifests`)
-  t.notMatch(output, /Error|\n\s+at /, 'no error or stack trace on the way out')
+  t.notMatch(vault.output(), /Error|\n\s+at /, 'no error or stack trace on the way out')
   const after = await api.join(newRoomHash(), newMemberId()).catch((error: unknown) => error)
   t.ok(after instanceof BusError && after.code === 'unavailable', 'afterwards nobody answers: the request fails at once as unavailable')
 })

@@ -1,5 +1,4 @@
 import { waitFor } from '@ephemeral-chat/testkit'
-import { spawn } from 'node:child_process'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import t from 'tap'
@@ -9,7 +8,7 @@ import { connectTestBus, freePort, natsAvailable, randomPrefix, strict, withSubj
 import { createHash } from 'node:crypto'
 import { buildGatewayApp } from '@ephemeral-chat/gateway'
 import { connectClient, deployment, gatewayConfig, newRoom } from '../../src/stack.js'
-import { entry as entryOf } from '../../src/spawn.js'
+import { entry as entryOf, start, waitWhileRunning } from '../../src/spawn.js'
 
 t.test('every page answer carries the strict security headers', async (t) => {
   const bus = withSubjectPrefix(await connectTestBus(), randomPrefix())
@@ -88,18 +87,12 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
   const port = await freePort()
   const metricsPort = await freePort()
   const entry = entryOf('services/gateway/dist/src/server.js')
-  const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  const gateway = start(entry, { PATH: process.env.PATH, PORT: String(port), METRICS_PORT: String(metricsPort), HOST: '127.0.0.1', NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', NATS_SUBJECT_PREFIX: d.prefix })
+  const { process: child, exited } = gateway
   t.teardown(() => { child.kill('SIGKILL') })
 
   const { keys } = await newRoom()
-  await waitFor('the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 15_000, 100)
+  await waitWhileRunning(gateway, 'the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 15_000, 100)
   t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, '/metrics is served on METRICS_PORT')
   t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'and not on the public port')
   const client = await connectClient(t, `ws://127.0.0.1:${port}/ws`, keys, { reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })
@@ -112,5 +105,5 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
   t.equal(await exited, 0, 'exit code 0')
   const elapsed = Date.now() - started
   t.ok(elapsed < 25_000, `drained in ${elapsed} ms, inside the 30 s grace period of the manifests`)
-  t.notMatch(output, /Error|at .*\.js:\d+/, 'no stack trace on the way out')
+  t.notMatch(gateway.output(), /Error|at .*\.js:\d+/, 'no stack trace on the way out')
 })
