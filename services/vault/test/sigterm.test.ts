@@ -27,7 +27,7 @@ t.test('SIGTERM: the vault stops serving, drains NATS, closes its pool and exits
   const { process: child, exited } = vault
   t.teardown(() => { child.kill('SIGKILL') })
 
-  await waitWhileRunning(vault, 'the vault is ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 15_000, 100)
+  await waitWhileRunning(vault, 'the vault is ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true, 90_000, 100)
   const api = vaultApi(h.bus)
   t.match(await api.join(newRoomHash(), newMemberId()), { ok: true, members: 1 }, 'it serves requests over NATS')
 

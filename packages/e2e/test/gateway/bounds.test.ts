@@ -69,8 +69,10 @@ t.test('a client that stops reading is disconnected once MAX_BUFFERED_BYTES wait
 })
 
 t.test('a room the vault called busy is refused at the gateway until the retry hint has passed, without asking the vault again', async (t) => {
-  // A share of the two joins (1 KiB each) and a few small envelopes, refilled at 1 KB/s.
-  const d = await deployment(t, { roomShare: { bytesPerSecond: 1000, burstBytes: 4096 } })
+  // A share of the two joins (1 KiB each) and a few small envelopes, refilled at 100 B/s: a
+  // refused send's hint is then a few seconds, not the 50 ms (at 1 KB/s) that the next frame
+  // can take to arrive on a loaded machine.
+  const d = await deployment(t, { roomShare: { bytesPerSecond: 100, burstBytes: 4096 } })
   await d.startVault()
   const gateway = await d.startGateway()
   const monitor = withSubjectPrefix(await connectTestBus('store-monitor'), d.prefix)

@@ -92,7 +92,8 @@ t.test('SIGTERM: the gateway closes sockets with 1001 and exits cleanly within t
   t.teardown(() => { child.kill('SIGKILL') })
 
   const { keys } = await newRoom()
-  await waitWhileRunning(gateway, 'the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 15_000, 100)
+  // A process start on a loaded 2-core machine can take many seconds; a gateway that exits ends the wait at once.
+  await waitWhileRunning(gateway, 'the gateway listens', async () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), 90_000, 100)
   t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, '/metrics is served on METRICS_PORT')
   t.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, 'and not on the public port')
   const client = await connectClient(t, `ws://127.0.0.1:${port}/ws`, keys, { reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })
