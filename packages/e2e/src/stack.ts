@@ -69,13 +69,13 @@ export function gatewayConfig (overrides: Partial<GatewayDeployConfig> = {}): Ga
   }
 }
 
-/** A database and a NATS prefix for one test; vaults and gateways are started on demand, and all stop at teardown. */
 /** `stop` run once, however often it is asked for; a second call waits for the first. */
 function once (stop: () => Promise<void>): () => Promise<void> {
   let stopping: Promise<void> | undefined
   return async () => { stopping ??= stop(); await stopping }
 }
 
+/** A database and a NATS prefix for one test; vaults and gateways are started on demand, and all stop at teardown. */
 export async function deployment (t: TestLike, options: DeploymentOptions = {}): Promise<Deployment> {
   const database = await fileTestDatabase(migrateDatabase)
   const db = createDatabase(createPool({ ...database, maxConnections: 5 }))
