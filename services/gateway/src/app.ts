@@ -205,6 +205,10 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
 
   app.addHook('preClose', async () => {
     closing = true
+    // From here an upgrade takes the ordinary path: fastify answers 503 with `Connection: close`
+    // and Node closes the socket. (Through the websocket plugin the 503 was written on a socket
+    // that nothing closed, so a client that kept it open, as Chromium can, held `close` forever.)
+    app.server.removeAllListeners('upgrade')
     reconnected.unsubscribe()
     for (const timer of timers) clearInterval(timer)
     const disconnects: Array<Promise<void>> = []
@@ -213,6 +217,8 @@ export async function buildGatewayApp (deps: GatewayDeps): Promise<FastifyInstan
       connection.close(CLOSE_CODES.goingAway, 'server shutting down')
     }
     await Promise.race([Promise.all(disconnects), new Promise((resolve) => setTimeout(resolve, config.requestTimeoutMs).unref())])
+    // A client that has not answered the close frame by now is cut: shutdown waits for no one.
+    for (const connection of connections) connection.terminate()
     rooms.clear()
   })
 

@@ -1,5 +1,6 @@
 import { waitFor } from '@ephemeral-chat/testkit'
 import { sql } from 'kysely'
+import { connect } from 'node:net'
 import t from 'tap'
 import { connectClient, deployment, newRoom, receivedFrames } from '../../src/stack.js'
 
@@ -100,6 +101,43 @@ t.test('a gateway going away closes with 1001 and the client rejoins through ano
   const sent = await alice.session.send('still here?')
   await waitFor('bob gets the card through g2', () => bob.events.card.some((c) => c.id === sent.id))
   t.equal((await bob.session.reveal(sent.id)).text, 'still here?')
+})
+
+/** A client on a raw TCP socket: what it received, and whether the server closed it (it never closes its side first). */
+function rawClient (port: number, request: string): { text: () => string, closed: () => boolean } {
+  const socket = connect(port, '127.0.0.1')
+  let text = ''
+  let closed = false
+  socket.on('data', (chunk) => { text += chunk.toString('latin1') })
+  socket.on('close', () => { closed = true })
+  socket.on('error', () => { closed = true })
+  socket.write(request)
+  return { text: () => text, closed: () => closed }
+}
+
+t.test('a gateway\'s shutdown waits for no client: one that ignores the close frame is cut, an upgrade meanwhile is refused and closed', async (t) => {
+  const d = await deployment(t)
+  await d.startVault()
+  const gateway = await d.startGateway()
+  const upgrade = [
+    'GET /ws HTTP/1.1', `Host: 127.0.0.1:${gateway.port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', `Origin: ${gateway.url}`, '', ''
+  ].join('\r\n')
+  const deaf = rawClient(gateway.port, upgrade)
+  await waitFor('the deaf client is upgraded', () => deaf.text().startsWith('HTTP/1.1 101'))
+
+  const stopped = gateway.stop()
+  let done = false
+  void stopped.then(() => { done = true })
+  // The close frame says the gateway is shutting down; a browser reconnecting now must not hold it open.
+  await waitFor('the close frame', () => deaf.text().includes('server shutting down'))
+  const late = rawClient(gateway.port, upgrade)
+  await waitFor('an answer to the late upgrade', () => late.text().includes('\r\n\r\n'))
+  t.match(late.text(), /^HTTP\/1\.1 503 .*\r\nConnection: close\r\n/s, 'an upgrade during the shutdown is answered 503 (go elsewhere)')
+  await waitFor('the gateway closes the late socket', () => late.closed())
+  t.pass('and the gateway closed its socket, though the client kept its side open')
+  await waitFor('the shutdown ends', () => done, 15_000)
+  t.ok(deaf.closed(), 'the client that never answered the close frame was cut')
 })
 
 t.test('the vault accepts a running gateway\'s heartbeats, which keep its members present', async (t) => {
