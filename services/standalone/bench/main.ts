@@ -19,7 +19,9 @@
  *   the same window; every recipient reveals and confirms every card. Payloads
  *   delivered/s; stops starting messages after BENCH_TEN_DEADLINE s (20).
  * - latency: BENCH_LATENCY_ROOMS rooms of 2 (50), each member sending
- *   BENCH_LATENCY_RATE messages/s (2) on an open-loop schedule for BENCH_SECONDS.
+ *   BENCH_LATENCY_RATE messages/s (2) on an open-loop schedule for BENCH_SECONDS;
+ *   percentiles over the sends after the warm-up, as the other scenarios measure
+ *   (the whole run's p99 is printed beside them).
  * - overload: open loop at BENCH_OVERLOAD_FACTOR (2) × the one-to-one rate of the
  *   same target over BENCH_OVERLOAD_ROOMS rooms of 2 (100), each send with a
  *   client deadline of BENCH_DEADLINE s (5). Goodput = lifecycles completed within

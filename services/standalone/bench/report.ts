@@ -234,7 +234,7 @@ export function printDetails (results: readonly TargetResults[]): void {
     const t = r.tenByTen
     if (t !== undefined) parts.push(`10×10: ${num(t.payloads)} payloads, ${num(t.messagesCompleted)}/${num(t.messages)} messages complete, first send → last payload ${t.seconds.toFixed(2)} s; errors ${errorsText(t.errors)}`)
     const l = r.latency
-    if (l !== undefined) parts.push(`latency: ${num(l.sends)} sends at ${num(l.offeredPerSecond)}/s, scheduler lag max ${ms(l.schedulerLagMs)} ms; errors ${errorsText(l.errors)}`)
+    if (l !== undefined) parts.push(`latency: ${num(l.sends)} sends at ${num(l.offeredPerSecond)}/s, percentiles over the ${num(l.measured)} payloads after the warm-up (p99 with it: ${ms(l.wholeRunP99Ms)} ms), scheduler lag max ${ms(l.schedulerLagMs)} ms; errors ${errorsText(l.errors)}`)
     const v = r.overload
     if (v !== undefined) {
       const refusals = [...v.refusals].map(([code, n]) => `${code}×${num(n)}`).join(' ') || 'none'

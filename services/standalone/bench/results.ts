@@ -41,9 +41,13 @@ export interface LatencyResult {
   offeredPerSecond: number
   sends: number
   completed: number
+  /** Payloads the percentiles count: those of sends after the warm-up. */
+  measured: number
   p50Ms: number
   p99Ms: number
   maxMs: number
+  /** p99 over every payload, the warm-up's included. */
+  wholeRunP99Ms: number
   /** How late the open-loop scheduler fired its worst send (the bench falling behind). */
   schedulerLagMs: number
   errors: Errors
